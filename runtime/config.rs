@@ -1,0 +1,82 @@
+//! Settings read from the environment, with errors that say what was wrong
+//! and what is accepted.
+
+use std::fmt;
+
+/// Most processors a runtime may have. Far above any core count this runtime
+/// targets; a bound keeps a typo (`GREENRT_PROCS=40000`) from creating
+/// thousands of run queues.
+pub const MAX_PROCS: usize = 1024;
+/// Smallest green-thread stack: below this, ordinary library calls (formatting,
+/// panics with backtraces) overflow.
+pub const MIN_STACK_SIZE: usize = 16 * 1024;
+/// Largest green-thread stack.
+pub const MAX_STACK_SIZE: usize = 1 << 30;
+/// Default green-thread stack (DESIGN.md §6): 64 KiB of address space, of
+/// which a typical G touches a few pages.
+pub const DEFAULT_STACK_SIZE: usize = 64 * 1024;
+
+/// An invalid setting: which one, the value given, and what is accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub(crate) what: String,
+    pub(crate) value: String,
+    pub(crate) accepted: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid {} = {:?}: expected {}",
+            self.what, self.value, self.accepted
+        )
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl From<ConfigError> for std::io::Error {
+    fn from(e: ConfigError) -> Self {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, e)
+    }
+}
+
+/// Parses a whole number in `min..=max`, naming `what` in the error.
+pub(crate) fn parse_in_range(
+    what: &str,
+    raw: &str,
+    min: usize,
+    max: usize,
+) -> Result<usize, ConfigError> {
+    let err = || ConfigError {
+        what: what.to_string(),
+        value: raw.to_string(),
+        accepted: format!("a whole number from {min} to {max}"),
+    };
+    let n: usize = raw.trim().parse().map_err(|_| err())?;
+    if (min..=max).contains(&n) {
+        Ok(n)
+    } else {
+        Err(err())
+    }
+}
+
+/// Reads `GREENRT_PROCS`: `Ok(None)` when unset or empty.
+pub fn procs_from_env() -> Result<Option<usize>, ConfigError> {
+    match std::env::var("GREENRT_PROCS") {
+        Ok(v) if v.trim().is_empty() => Ok(None),
+        Ok(v) => parse_in_range("GREENRT_PROCS", &v, 1, MAX_PROCS).map(Some),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(v)) => Err(ConfigError {
+            what: "GREENRT_PROCS".into(),
+            value: v.to_string_lossy().into_owned(),
+            accepted: format!("a whole number from 1 to {MAX_PROCS}"),
+        }),
+    }
+}
+
+/// The number of CPUs this process may use.
+pub(crate) fn cpu_count() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}

@@ -1,0 +1,47 @@
+//! `GreenThread`: the public, cloneable handle to a G (like `std::thread::Thread`).
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::sched;
+
+/// A handle to a green thread: its id and name.
+///
+/// Returned by [`JoinHandle::thread`](crate::JoinHandle::thread) and
+/// [`current`](crate::current).
+#[derive(Clone)]
+pub struct GreenThread {
+    inner: Arc<sched::GreenThread>,
+}
+
+impl GreenThread {
+    pub(crate) fn new(inner: Arc<sched::GreenThread>) -> Self {
+        GreenThread { inner }
+    }
+
+    /// The green thread's id: unique within its runtime, never reused, and
+    /// starting at 1.
+    pub fn id(&self) -> u64 {
+        self.inner.id()
+    }
+
+    /// The name given at spawn, if any.
+    pub fn name(&self) -> Option<&str> {
+        self.inner.name()
+    }
+
+    /// Why the green thread is parked right now (`WaitReason::None` if it is
+    /// running or runnable).
+    pub fn wait_reason(&self) -> sched::WaitReason {
+        self.inner.wait_reason()
+    }
+}
+
+impl fmt::Debug for GreenThread {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GreenThread")
+            .field("id", &self.id())
+            .field("name", &self.name())
+            .finish()
+    }
+}

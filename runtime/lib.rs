@@ -1,0 +1,109 @@
+//! # greenrt — Go-style green threads for Rust
+//!
+//! `spawn!` starts a stackful green thread (a **G**) that is scheduled onto
+//! `procs` **P**rocessors (Go's GOMAXPROCS), each run by an OS thread, a
+//! **M**achine. Ps keep local run queues and steal work from each other;
+//! blocking calls on greenrt's primitives park only the green thread.
+//!
+//! ```
+//! let sum: u64 = greenrt::run(|| {
+//!     let handles: Vec<_> = (1..=10u64).map(|i| greenrt::spawn!(move || i * i)).collect();
+//!     handles.into_iter().map(|h| h.join().unwrap()).sum()
+//! });
+//! assert_eq!(sum, 385);
+//! ```
+//!
+//! Green threads migrate between OS threads: do not hold thread-local
+//! references or `!Send` values (`Rc`, `RefCell` borrows of thread-locals,
+//! `std::sync::MutexGuard`) across a call that can park, and do not block the
+//! OS thread with `std` locks or blocking I/O while other Gs need the P. See
+//! docs/GUIDE.md for the hazards and the tuning knobs.
+//!
+//! Architecture: docs/ARCHITECTURE.md; the scheduler's model and invariants
+//! open `runtime/sched/mod.rs`.
+
+#![warn(missing_docs)]
+
+pub mod config;
+mod handle;
+mod join;
+pub(crate) mod netpoll;
+pub(crate) mod park;
+mod runtime;
+pub(crate) mod sched;
+pub mod time;
+
+pub use handle::GreenThread;
+pub use join::JoinHandle;
+pub use runtime::{run, Builder, Runtime};
+pub use sched::WaitReason;
+pub use time::{sleep, sleep_until};
+
+use sched::context;
+
+/// Spawns a green thread on the caller's runtime (the default runtime when
+/// called outside any green thread — so a plain `fn main` works).
+///
+/// ```
+/// let h = greenrt::spawn(|| "hello from a green thread");
+/// assert_eq!(h.join().unwrap(), "hello from a green thread");
+/// ```
+pub fn spawn<F, T>(f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    runtime::spawn_on(&runtime::current_or_default(), None, f)
+}
+
+/// Spawns a named green thread (the name shows in `current()`, traces and
+/// cancellation messages).
+pub fn spawn_named<F, T>(name: impl Into<String>, f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let name = name.into().into_boxed_str();
+    runtime::spawn_on(&runtime::current_or_default(), Some(name), f)
+}
+
+/// Spawns a green thread: `spawn!(move || work())` or `spawn!({ block })`.
+///
+/// Same as [`spawn`]; the block form wraps the block in a `move` closure.
+#[macro_export]
+macro_rules! spawn {
+    ($body:block) => {
+        $crate::spawn(move || $body)
+    };
+    ($f:expr) => {
+        $crate::spawn($f)
+    };
+}
+
+/// Lets other green threads on this P run; the caller goes to the back of the
+/// local run queue. On a plain OS thread: `std::thread::yield_now`.
+pub fn yield_now() {
+    let g = context::current_g_ptr();
+    if g.is_null() {
+        std::thread::yield_now();
+    } else {
+        // SAFETY: the running G is kept alive by its M while it runs.
+        unsafe { (*g).switch_out(sched::green_thread::SwitchRequest::Yield) }
+    }
+}
+
+/// Number of processors of the caller's runtime (the default runtime's
+/// outside any green thread).
+pub fn procs() -> usize {
+    runtime::current_or_default().procs()
+}
+
+/// The green thread running this code, or `None` on a plain OS thread.
+pub fn current() -> Option<GreenThread> {
+    context::current_g().map(GreenThread::new)
+}
+
+/// True when called from inside a green thread.
+pub fn in_green_thread() -> bool {
+    !context::current_g_ptr().is_null()
+}

@@ -1,0 +1,97 @@
+//! Park and unpark the current *thread of control*, green or OS.
+//!
+//! Every blocking primitive (join, sleep, channels, locks, the netpoller) is
+//! written once against this module: `Unparker::current()` names whoever is
+//! about to wait, `park`/`park_until` wait, and `Unparker::unpark` wakes. Inside
+//! a green thread only the G parks (DESIGN.md §3); on a plain OS thread the
+//! thread itself blocks (`std::thread::park`). So every primitive works from
+//! Gs, from OS threads, and across the two.
+//!
+//! Both kinds of park may return spuriously: callers wait in a loop on their
+//! own condition.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::sched::{context, GreenThread, WaitReason};
+use crate::time::TimerAction;
+
+/// A handle that wakes one parked G or OS thread.
+#[derive(Clone)]
+pub(crate) enum Unparker {
+    Green(Arc<GreenThread>),
+    Os(std::thread::Thread),
+}
+
+impl Unparker {
+    /// The unparker of whoever is running this code.
+    pub(crate) fn current() -> Unparker {
+        match context::current_g() {
+            Some(g) => Unparker::Green(g),
+            None => Unparker::Os(std::thread::current()),
+        }
+    }
+
+    /// Wakes the target (a no-op beyond leaving a permit if it is not parked).
+    pub(crate) fn unpark(&self) {
+        match self {
+            Unparker::Green(g) => {
+                if g.wake() {
+                    g.sched.ready(g.clone());
+                }
+            }
+            Unparker::Os(t) => t.unpark(),
+        }
+    }
+
+    /// Like `unpark`, but hands a woken G back to the caller instead of
+    /// queueing it (timers and the netpoller return lists; DESIGN.md §4).
+    pub(crate) fn wake_for_list(self) -> Option<Arc<GreenThread>> {
+        match self {
+            Unparker::Green(g) => g.wake().then_some(g),
+            Unparker::Os(t) => {
+                t.unpark();
+                None
+            }
+        }
+    }
+
+    /// True when both name the same G or OS thread.
+    pub(crate) fn same_as(&self, other: &Unparker) -> bool {
+        match (self, other) {
+            (Unparker::Green(a), Unparker::Green(b)) => Arc::ptr_eq(a, b),
+            (Unparker::Os(a), Unparker::Os(b)) => a.id() == b.id(),
+            _ => false,
+        }
+    }
+}
+
+/// Parks the current G (or OS thread) until unparked. May return spuriously.
+pub(crate) fn park(reason: WaitReason) {
+    let g = context::current_g_ptr();
+    if g.is_null() {
+        std::thread::park();
+    } else {
+        // SAFETY: the running G is alive while it runs (its M holds an Arc).
+        unsafe { (*g).park(reason) }
+    }
+}
+
+/// Parks until unparked or `deadline`. Returns `true` once the deadline has
+/// passed. May return `false` spuriously.
+pub(crate) fn park_until(deadline: Instant, reason: WaitReason) -> bool {
+    let now = Instant::now();
+    if now >= deadline {
+        return true;
+    }
+    match context::current_g() {
+        None => std::thread::park_timeout(deadline - now),
+        Some(g) => {
+            let sched = g.sched.clone();
+            let timer = sched.add_timer(deadline, TimerAction::Wake(Unparker::Green(g)));
+            park(reason);
+            timer.cancel();
+        }
+    }
+    Instant::now() >= deadline
+}

@@ -1,0 +1,220 @@
+//! `Runtime` and its `Builder`; the lazily started default runtime.
+//!
+//! A `Runtime` owns a scheduler: its Ps, the Ms (OS threads) it starts on
+//! demand, its timers and its netpoller. `block_on` runs a closure as a G and
+//! waits for it; other Gs keep running while the `Runtime` lives. Dropping it
+//! stops and joins its Ms and cancels every unfinished G, unwinding its stack.
+
+use std::io;
+use std::sync::{Arc, OnceLock};
+
+use crate::config::{
+    self, ConfigError, DEFAULT_STACK_SIZE, MAX_PROCS, MAX_STACK_SIZE, MIN_STACK_SIZE,
+};
+use crate::handle::GreenThread;
+use crate::join::{JoinHandle, Packet};
+use crate::sched::context;
+use crate::sched::scheduler::{Config, Scheduler};
+
+/// Configures and builds a [`Runtime`].
+///
+/// ```
+/// let rt = greenrt::Runtime::builder().procs(2).stack_size(64 * 1024).build()?;
+/// assert_eq!(rt.block_on(|| 6 * 7), 42);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Builder {
+    procs: Option<usize>,
+    stack_size: usize,
+    thread_name: String,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder {
+            procs: None,
+            stack_size: DEFAULT_STACK_SIZE,
+            thread_name: "greenrt".into(),
+        }
+    }
+}
+
+impl Builder {
+    /// A builder with the defaults: procs from `GREENRT_PROCS`, else the CPU
+    /// count; 64 KiB stacks.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of processors (Go's GOMAXPROCS): how many Gs run in parallel.
+    /// Accepted: 1 to 1024.
+    pub fn procs(mut self, n: usize) -> Self {
+        self.procs = Some(n);
+        self
+    }
+
+    /// Size of each green thread's stack in bytes (rounded up to pages; a
+    /// guard page is added). Accepted: 16 KiB to 1 GiB. Default 64 KiB.
+    pub fn stack_size(mut self, bytes: usize) -> Self {
+        self.stack_size = bytes;
+        self
+    }
+
+    /// Prefix of the Ms' OS thread names (`<prefix>-m<N>`). Default `greenrt`.
+    pub fn thread_name(mut self, prefix: impl Into<String>) -> Self {
+        self.thread_name = prefix.into();
+        self
+    }
+
+    /// Builds the runtime. Invalid settings give an `InvalidInput` error
+    /// naming the setting and the accepted range. No OS thread starts until
+    /// the first green thread does.
+    pub fn build(self) -> io::Result<Runtime> {
+        let procs = match self.procs {
+            Some(n) => check("procs", n, 1, MAX_PROCS)?,
+            None => config::procs_from_env()?.unwrap_or_else(|| config::cpu_count().min(MAX_PROCS)),
+        };
+        let stack_size = check(
+            "stack_size",
+            self.stack_size,
+            MIN_STACK_SIZE,
+            MAX_STACK_SIZE,
+        )?;
+        let sched = Scheduler::new(Config {
+            procs,
+            stack_size,
+            thread_name: self.thread_name,
+        })?;
+        Ok(Runtime { sched })
+    }
+}
+
+fn check(what: &str, n: usize, min: usize, max: usize) -> Result<usize, ConfigError> {
+    config::parse_in_range(what, &n.to_string(), min, max)
+}
+
+/// A green-thread runtime: `procs` processors, Ms started on demand.
+pub struct Runtime {
+    sched: Arc<Scheduler>,
+}
+
+impl Runtime {
+    /// A builder (see [`Builder`]).
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    /// A runtime with the default settings.
+    pub fn new() -> io::Result<Runtime> {
+        Builder::new().build()
+    }
+
+    /// Runs `f` as a green thread and returns its value. Other green threads
+    /// keep running after it returns, for as long as the runtime lives.
+    ///
+    /// # Panics
+    /// If `f` panics, the panic resumes on the caller with its payload.
+    pub fn block_on<F, T>(&self, f: F) -> T
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        match self.spawn(f).join() {
+            Ok(v) => v,
+            Err(payload) => std::panic::resume_unwind(payload),
+        }
+    }
+
+    /// Spawns a green thread on this runtime.
+    pub fn spawn<F, T>(&self, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        spawn_on(&self.sched, None, f)
+    }
+
+    /// Number of processors.
+    pub fn procs(&self) -> usize {
+        self.sched.procs()
+    }
+
+    /// Started green threads that have not finished (running, runnable after
+    /// their first run, or parked).
+    pub fn live_green_threads(&self) -> usize {
+        self.sched.registry.live()
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        if let Some(current) = context::current_sched() {
+            if Arc::ptr_eq(&current, &self.sched) {
+                // Joining our own M would deadlock, and cancelling the running
+                // G would free the stack we run on.
+                eprintln!(
+                    "greenrt: a Runtime was dropped from one of its own green threads; \
+                     its machines are left running"
+                );
+                return;
+            }
+        }
+        self.sched.shutdown();
+    }
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("procs", &self.procs())
+            .finish()
+    }
+}
+
+pub(crate) fn spawn_on<F, T>(sched: &Arc<Scheduler>, name: Option<Box<str>>, f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let packet = Packet::new(f);
+    let g = sched.spawn(name, packet.clone());
+    JoinHandle::new(packet, GreenThread::new(g))
+}
+
+/// The default runtime, started on first use. Its procs come from
+/// `GREENRT_PROCS`, else the CPU count.
+///
+/// # Panics
+/// If `GREENRT_PROCS` is invalid (the message names the variable and the
+/// accepted range), or the OS refuses the poller's file descriptors.
+pub(crate) fn default_runtime() -> &'static Runtime {
+    static DEFAULT: OnceLock<Runtime> = OnceLock::new();
+    DEFAULT.get_or_init(|| match Builder::new().build() {
+        Ok(rt) => rt,
+        Err(e) => panic!("greenrt: cannot start the default runtime: {e}"),
+    })
+}
+
+/// The scheduler of the caller's runtime: the G's own, else the default.
+pub(crate) fn current_or_default() -> Arc<Scheduler> {
+    context::current_sched().unwrap_or_else(|| default_runtime().sched.clone())
+}
+
+/// Runs `f` as a green thread on the default runtime and returns its value.
+/// May be called from several OS threads at once.
+///
+/// ```
+/// let v = greenrt::run(|| {
+///     let h = greenrt::spawn(|| 20);
+///     h.join().unwrap() + 22
+/// });
+/// assert_eq!(v, 42);
+/// ```
+pub fn run<F, T>(f: F) -> T
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    default_runtime().block_on(f)
+}

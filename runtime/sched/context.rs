@@ -1,0 +1,109 @@
+//! Thread identity: which M / P / G is running on this OS thread right now.
+//!
+//! Green threads migrate between OS threads. A `thread_local!` read that the
+//! compiler inlines into code that parks may have its TLS *address* computed
+//! once and reused after the switch — now pointing at another thread's slot.
+//! So every lookup of "the current M / P / G" goes through the
+//! `#[inline(never)]` accessors below, never an inlined TLS read
+//! (DESIGN.md §6a). Call them again after anything that can switch.
+
+use std::cell::Cell;
+use std::ptr;
+use std::sync::Arc;
+
+use super::green_thread::GreenThread;
+use super::processor::Processor;
+use super::scheduler::Scheduler;
+
+/// Per-M state visible to code running on that M. Lives on the M's native
+/// stack for as long as the M's scheduling loop runs.
+pub(crate) struct MachineContext {
+    pub(crate) sched: *const Scheduler,
+    /// The P this M holds (null while it holds none).
+    pub(crate) p: Cell<*const Processor>,
+    /// The G being run (null while the M is in its own loop).
+    pub(crate) g: Cell<*const GreenThread>,
+    /// Sequential M id, for traces.
+    pub(crate) m_id: usize,
+}
+
+thread_local! {
+    static CONTEXT: Cell<*const MachineContext> = const { Cell::new(ptr::null()) };
+}
+
+/// Installs `ctx` as this thread's context, returning the previous one.
+#[inline(never)]
+pub(crate) fn install(ctx: *const MachineContext) -> *const MachineContext {
+    CONTEXT.with(|c| c.replace(ctx))
+}
+
+/// The current thread's M context, or null on a plain OS thread.
+#[inline(never)]
+pub(crate) fn current() -> *const MachineContext {
+    CONTEXT.try_with(|c| c.get()).unwrap_or(ptr::null())
+}
+
+/// The G running on this thread, or null when not inside a green thread.
+#[inline(never)]
+pub(crate) fn current_g_ptr() -> *const GreenThread {
+    let ctx = current();
+    if ctx.is_null() {
+        return ptr::null();
+    }
+    // SAFETY: a non-null context points at the live `MachineContext` on this
+    // thread's M stack (it is uninstalled before that frame ends).
+    unsafe { (*ctx).g.get() }
+}
+
+/// A counted reference to the running G, if any.
+pub(crate) fn current_g() -> Option<Arc<GreenThread>> {
+    let g = current_g_ptr();
+    if g.is_null() {
+        return None;
+    }
+    // SAFETY: the running G is kept alive by the `Arc` its M holds while it
+    // runs; we add one strong count for the reference we hand out.
+    unsafe {
+        Arc::increment_strong_count(g);
+        Some(Arc::from_raw(g))
+    }
+}
+
+/// The scheduler of the runtime this thread belongs to (as an M, or as a
+/// thread unwinding one of its Gs), if any.
+pub(crate) fn current_sched() -> Option<Arc<Scheduler>> {
+    let ctx = current();
+    if ctx.is_null() {
+        return None;
+    }
+    // SAFETY: see `current_g_ptr`; the scheduler outlives every M context
+    // (each M holds an `Arc<Scheduler>` for its whole loop).
+    unsafe {
+        let s = (*ctx).sched;
+        Arc::increment_strong_count(s);
+        Some(Arc::from_raw(s))
+    }
+}
+
+/// Runs `f` with the current context's P, if this thread is an M of `sched`
+/// that holds one.
+#[inline(never)]
+pub(crate) fn with_local_p<R>(sched: &Scheduler, f: impl FnOnce(&Processor) -> R) -> Option<R> {
+    let ctx = current();
+    if ctx.is_null() {
+        return None;
+    }
+    // SAFETY: see `current_g_ptr`. The P pointer is owned by this M, which is
+    // the only thread that uses it; it stays valid until the M releases it,
+    // which cannot happen while we run on this thread inside `f`.
+    unsafe {
+        if !ptr::eq((*ctx).sched, sched) {
+            return None;
+        }
+        let p = (*ctx).p.get();
+        if p.is_null() {
+            return None;
+        }
+        Some(f(&*p))
+    }
+}

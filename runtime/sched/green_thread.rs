@@ -1,0 +1,248 @@
+//! G — the green thread: a stackful coroutine plus the atomic park state.
+//!
+//! A `GreenThread` is created by `spawn` holding only its boxed task; it takes
+//! a stack from the pool the first time an M runs it (so spawning is cheap and
+//! a hundred thousand queued Gs cost no stacks). From then on its coroutine
+//! lives inside the G until it returns, and the stack goes back to the pool.
+//!
+//! # The park protocol (DESIGN.md §3)
+//! `state` is a three-valued atomic:
+//!
+//! * `RUNNING`  — running, or runnable in some queue;
+//! * `PARKED`   — switched out and waiting for `wake`;
+//! * `NOTIFIED` — a wake arrived while it was RUNNING: a one-shot permit.
+//!
+//! `park` first consumes a pending permit (returning at once); otherwise it
+//! suspends with a `Park` request. Only *after* the switch, on the M's own
+//! stack, does the M move `RUNNING → PARKED` ([`GreenThread::commit_park`]).
+//! If a waker got in first (`NOTIFIED`), the commit fails and the M resumes
+//! the G immediately, so a wake that races the park is never lost, and no
+//! waker can ever see `PARKED` for a G whose stack is still live on a CPU.
+//! `wake` moves `PARKED → RUNNING` and tells its caller to queue the G, or
+//! turns `RUNNING` into `NOTIFIED`.
+//!
+//! Like `std::thread::park`, a park may return without a matching wake (a
+//! permit left by an earlier, abandoned wait). Every primitive therefore waits
+//! in a loop on its own condition.
+
+use std::cell::{Cell, UnsafeCell};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::Arc;
+
+use corosensei::stack::DefaultStack;
+use corosensei::{Coroutine, Yielder};
+
+use super::scheduler::Scheduler;
+use super::wait_reason::WaitReason;
+
+/// What a G asks of its M when it switches out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SwitchRequest {
+    /// Still runnable: put me at the tail of the local queue.
+    Yield,
+    /// Waiting for a wake: commit the park (see module docs).
+    Park,
+}
+
+pub(crate) type Coro = Coroutine<(), SwitchRequest, (), DefaultStack>;
+pub(crate) type GreenYielder = Yielder<(), SwitchRequest>;
+
+/// The type-erased body of a G: the user's closure plus its join slot.
+pub(crate) trait Task: Send + Sync {
+    /// Runs the closure once, catching a panic, and publishes the outcome.
+    fn run(&self, g: &GreenThread);
+    /// Publishes `Err(message)` without running (or after a cancelled run).
+    fn cancel(&self, message: String);
+}
+
+pub(crate) enum Body {
+    /// Spawned, never run: no stack yet.
+    Fresh(Arc<dyn Task>),
+    /// Started: the coroutine owns a pooled stack.
+    Started(Coro),
+    /// Returned (or cancelled); nothing left to run.
+    Done,
+}
+
+const RUNNING: u8 = 0;
+const PARKED: u8 = 1;
+const NOTIFIED: u8 = 2;
+
+pub(crate) struct GreenThread {
+    id: u64,
+    name: Option<Box<str>>,
+    state: AtomicU8,
+    wait_reason: AtomicU8,
+    /// Set when the runtime unwinds this G at shutdown, so the join slot can
+    /// say "cancelled" instead of exposing corosensei's internal payload.
+    cancelled: AtomicBool,
+    /// Set by sysmon (cooperative preemption): yield at the next checkpoint.
+    pub(crate) preempt: AtomicBool,
+    pub(crate) sched: Arc<Scheduler>,
+    /// Only touched by the M that currently runs this G (or by shutdown after
+    /// every M has stopped); the park protocol gives that M exclusive access.
+    body: UnsafeCell<Body>,
+    /// Points into the coroutine's own stack; valid while the body is `Started`.
+    yielder: Cell<*const GreenYielder>,
+    /// Slot in the scheduler's registry of started Gs (usize::MAX: none).
+    pub(crate) registry_slot: Cell<usize>,
+}
+
+// SAFETY: the `UnsafeCell`/`Cell` fields (`body`, `yielder`, `registry_slot`)
+// are only accessed by the one M that owns the G at a time; ownership passes
+// between threads through run queues and the `state` atomic, which both
+// publish with release/acquire ordering. The coroutine itself is not `Send`
+// in corosensei's types because its stack may hold `!Send` values: that is the
+// documented hazard of migrating green threads (docs/GUIDE.md, "Thread-locals
+// and !Send values"), accepted by every user of `spawn`.
+unsafe impl Send for GreenThread {}
+// SAFETY: see `Send` above; shared access goes through atomics only.
+unsafe impl Sync for GreenThread {}
+
+impl GreenThread {
+    pub(crate) fn new(
+        id: u64,
+        name: Option<Box<str>>,
+        sched: Arc<Scheduler>,
+        task: Arc<dyn Task>,
+    ) -> Self {
+        GreenThread {
+            id,
+            name,
+            state: AtomicU8::new(RUNNING),
+            wait_reason: AtomicU8::new(WaitReason::None as u8),
+            cancelled: AtomicBool::new(false),
+            preempt: AtomicBool::new(false),
+            sched,
+            body: UnsafeCell::new(Body::Fresh(task)),
+            yielder: Cell::new(std::ptr::null()),
+            registry_slot: Cell::new(usize::MAX),
+        }
+    }
+
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    pub(crate) fn wait_reason(&self) -> WaitReason {
+        WaitReason::from_u8(self.wait_reason.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Relaxed)
+    }
+
+    /// Exclusive access to the body.
+    ///
+    /// # Safety
+    /// The caller must be the M currently running this G, or the shutdown
+    /// path after all Ms have stopped (see the `Send` impl).
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn body_mut(&self) -> &mut Body {
+        &mut *self.body.get()
+    }
+
+    pub(crate) fn set_yielder(&self, y: *const GreenYielder) {
+        self.yielder.set(y);
+    }
+
+    /// Switches from this G (which must be the running one, on its own stack)
+    /// back to its M with `req`.
+    #[inline]
+    pub(crate) fn switch_out(&self, req: SwitchRequest) {
+        let y = self.yielder.get();
+        debug_assert!(!y.is_null());
+        // SAFETY: `yielder` was set when this G's coroutine started and points
+        // into that coroutine's stack, which lives until the body returns. We
+        // are executing on that stack right now (the caller is the running G).
+        unsafe { (*y).suspend(req) }
+    }
+
+    /// Parks the running G until `wake` (or a leftover permit). Must be called
+    /// by the G itself.
+    pub(crate) fn park(&self, reason: WaitReason) {
+        if self
+            .state
+            .compare_exchange(NOTIFIED, RUNNING, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+        {
+            return;
+        }
+        self.wait_reason.store(reason as u8, Ordering::Relaxed);
+        self.switch_out(SwitchRequest::Park);
+        self.wait_reason
+            .store(WaitReason::None as u8, Ordering::Relaxed);
+    }
+
+    /// Called by the M after the G switched out with `Park`. Returns `true`
+    /// when the G is now parked (the M must forget it), `false` when a wake
+    /// raced in and the G must be resumed at once.
+    pub(crate) fn commit_park(&self) -> bool {
+        match self
+            .state
+            .compare_exchange(RUNNING, PARKED, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => true,
+            Err(_) => {
+                // NOTIFIED: consume the permit and keep running.
+                self.state.store(RUNNING, Ordering::Relaxed);
+                false
+            }
+        }
+    }
+
+    /// Wakes the G. Returns `true` when the caller must make it runnable
+    /// (it was parked); `false` when it was running and now holds a permit.
+    pub(crate) fn wake(&self) -> bool {
+        let mut s = self.state.load(Ordering::Acquire);
+        loop {
+            let next = match s {
+                PARKED => RUNNING,
+                RUNNING => NOTIFIED,
+                _ => return false,
+            };
+            match self
+                .state
+                .compare_exchange_weak(s, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return s == PARKED,
+                Err(actual) => s = actual,
+            }
+        }
+    }
+
+    /// Marks the G as cancelled by shutdown (see `cancelled`).
+    pub(crate) fn mark_cancelled(&self) {
+        self.cancelled.store(true, Ordering::Relaxed);
+    }
+}
+
+impl Drop for GreenThread {
+    fn drop(&mut self) {
+        // A G dropped without finishing must still settle its join slot.
+        match std::mem::replace(self.body.get_mut(), Body::Done) {
+            Body::Fresh(task) => task.cancel(cancel_message(self.id, self.name())),
+            Body::Started(coro) => {
+                self.cancelled.store(true, Ordering::Relaxed);
+                super::shutdown::unwind_coroutine(self, coro);
+            }
+            Body::Done => {}
+        }
+    }
+}
+
+/// The `join()` error payload of a G the runtime dropped before it finished.
+pub(crate) fn cancel_message(id: u64, name: Option<&str>) -> String {
+    match name {
+        Some(n) => format!(
+            "green thread {id} ({n}) was cancelled: its runtime shut down before it finished"
+        ),
+        None => {
+            format!("green thread {id} was cancelled: its runtime shut down before it finished")
+        }
+    }
+}

@@ -1,0 +1,455 @@
+//! M — an OS thread running the scheduling loop on its own native stack
+//! (Go's g0) and resuming Gs.
+//!
+//! `find_runnable` follows DESIGN.md §2 in Go's order: due timers; every 61st
+//! tick the global queue first; `runnext` then the local queue; a batch from
+//! the global queue; a non-blocking netpoll; stealing half of a random
+//! victim's queue (only while few Ms spin, invariant I3); and finally giving
+//! the P back and blocking — in the netpoller (one M at a time, with the
+//! earliest timer as timeout) or on this M's parker.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use corosensei::CoroutineResult;
+use crossbeam_deque::Steal;
+use parking_lot::{Condvar, Mutex};
+
+use super::context::{self, MachineContext};
+use super::green_thread::{Body, Coro, GreenThread, SwitchRequest};
+use super::processor::Processor;
+use super::scheduler::Scheduler;
+use crate::time::Fired;
+
+/// Every 61st schedule takes from the global queue first so it cannot starve
+/// behind busy local queues (Go: proc.go `schedule`, "schedtick%61 == 0";
+/// 61 is prime so it does not resonate with program periods).
+const GLOBAL_FAIRNESS_TICKS: u32 = 61;
+/// Rounds over all Ps when stealing (Go: proc.go `stealTries = 4`).
+const STEAL_TRIES: usize = 4;
+/// Consecutive `runnext` picks before a G goes to the back of the queue
+/// instead. Go bounds this with time-slice inheritance plus sysmon
+/// preemption; a count keeps a ping-pong pair from starving its P's queue.
+const RUNNEXT_STREAK_MAX: u32 = 64;
+/// How long a thief waits before taking a running P's `runnext`, giving the
+/// owner the chance to run it first (Go: proc.go `runqgrab`, usleep(3)).
+const RUNNEXT_STEAL_DELAY: Duration = Duration::from_micros(3);
+
+/// Where an idle M sleeps until it is handed a P (Go's `m.park` note).
+pub(crate) struct MachineParker {
+    state: Mutex<Handoff>,
+    cv: Condvar,
+}
+
+#[derive(Default)]
+struct Handoff {
+    woken: bool,
+    p: Option<Box<Processor>>,
+    spinning: bool,
+}
+
+impl MachineParker {
+    fn new() -> Arc<Self> {
+        Arc::new(MachineParker {
+            state: Mutex::new(Handoff::default()),
+            cv: Condvar::new(),
+        })
+    }
+
+    /// Wakes the M, giving it `p` (none: look at the shutdown flag).
+    pub(crate) fn hand_off(&self, p: Option<Box<Processor>>, spinning: bool) {
+        let mut st = self.state.lock();
+        st.p = p;
+        st.spinning = spinning;
+        st.woken = true;
+        self.cv.notify_one();
+    }
+
+    fn wait(&self) -> (Option<Box<Processor>>, bool) {
+        let mut st = self.state.lock();
+        while !st.woken {
+            self.cv.wait(&mut st);
+        }
+        st.woken = false;
+        (st.p.take(), st.spinning)
+    }
+}
+
+pub(crate) struct Machine {
+    sched: Arc<Scheduler>,
+    id: usize,
+    p: Option<Box<Processor>>,
+    spinning: bool,
+    parker: Arc<MachineParker>,
+    rng: u64,
+}
+
+enum Step {
+    Yielded,
+    Parked,
+    Finished,
+}
+
+impl Machine {
+    pub(crate) fn new(sched: Arc<Scheduler>, id: usize, p: Box<Processor>, spinning: bool) -> Self {
+        Machine {
+            sched,
+            id,
+            p: Some(p),
+            spinning,
+            parker: MachineParker::new(),
+            rng: 0x9E37_79B9_7F4A_7C15 ^ (id as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9),
+        }
+    }
+
+    /// The scheduling loop. Returns at shutdown.
+    pub(crate) fn run(mut self) {
+        let ctx = MachineContext {
+            sched: Arc::as_ptr(&self.sched),
+            p: std::cell::Cell::new(std::ptr::null()),
+            g: std::cell::Cell::new(std::ptr::null()),
+            m_id: self.id,
+        };
+        let prev = context::install(&ctx);
+        self.sync_ctx(&ctx);
+        while let Some(g) = self.find_runnable(&ctx) {
+            self.execute(&ctx, g);
+        }
+        if self.spinning {
+            self.spinning = false;
+            self.sched.nmspinning.fetch_sub(1, Ordering::SeqCst);
+        }
+        if let Some(p) = self.p.take() {
+            ctx.p.set(std::ptr::null());
+            let mut idle = self.sched.idle.lock();
+            idle.ps.push(p);
+            self.sched.npidle.fetch_add(1, Ordering::SeqCst);
+        }
+        context::install(prev);
+    }
+
+    fn sync_ctx(&self, ctx: &MachineContext) {
+        ctx.p.set(
+            self.p
+                .as_deref()
+                .map_or(std::ptr::null(), |p| p as *const _),
+        );
+    }
+
+    fn p(&self) -> &Processor {
+        self.p.as_deref().expect("M holds a P while scheduling")
+    }
+
+    // ---------------------------------------------------------------- run a G
+
+    fn execute(&mut self, ctx: &MachineContext, g: Arc<GreenThread>) {
+        ctx.g.set(Arc::as_ptr(&g));
+        let step = loop {
+            match self.resume(&g) {
+                Some(Step::Parked) if !g.commit_park() => continue,
+                Some(step) => break step,
+                None => break Step::Finished,
+            }
+        };
+        ctx.g.set(std::ptr::null());
+        match step {
+            Step::Yielded => self.p().local.push(g),
+            // Parked: whoever wakes it holds another reference.
+            Step::Parked => drop(g),
+            Step::Finished => {
+                self.sched.registry.remove(&g);
+            }
+        }
+    }
+
+    /// Runs `g` until it switches out. `None`: it could not start.
+    fn resume(&mut self, g: &Arc<GreenThread>) -> Option<Step> {
+        // SAFETY: this M runs `g` now; nobody else touches its body (the G was
+        // popped from a queue, and parked Gs are only re-queued after
+        // `commit_park`, which happens after its last switch).
+        let body = unsafe { g.body_mut() };
+        if let Body::Fresh(_) = body {
+            let Body::Fresh(task) = std::mem::replace(body, Body::Done) else {
+                unreachable!()
+            };
+            let stack = {
+                let p = self.p.as_deref().expect("M holds a P");
+                let mut cache = p.stacks.borrow_mut();
+                self.sched.stacks.get(&mut cache)
+            };
+            let stack = match stack {
+                Ok(s) => s,
+                Err(e) => {
+                    task.cancel(format!("green thread {} could not start: {e}", g.id()));
+                    return None;
+                }
+            };
+            self.sched.registry.insert(g);
+            let gp: *const GreenThread = Arc::as_ptr(g);
+            let coro = Coro::with_stack(stack, move |yielder, ()| {
+                // SAFETY: the coroutine is stored inside the G it runs, so the
+                // G outlives it; the pointer is only used on this stack.
+                let g = unsafe { &*gp };
+                g.set_yielder(yielder);
+                task.run(g);
+            });
+            *body = Body::Started(coro);
+        }
+        let Body::Started(coro) = body else {
+            unreachable!("a queued G is fresh or started")
+        };
+        g.preempt.store(false, Ordering::Relaxed);
+        match coro.resume(()) {
+            CoroutineResult::Yield(SwitchRequest::Yield) => Some(Step::Yielded),
+            CoroutineResult::Yield(SwitchRequest::Park) => Some(Step::Parked),
+            CoroutineResult::Return(()) => {
+                let Body::Started(coro) = std::mem::replace(body, Body::Done) else {
+                    unreachable!()
+                };
+                let stack = coro.into_stack();
+                let p = self.p.as_deref().expect("M holds a P");
+                self.sched.stacks.put(&mut p.stacks.borrow_mut(), stack);
+                Some(Step::Finished)
+            }
+        }
+    }
+
+    // ---------------------------------------------------------- find a G
+
+    fn find_runnable(&mut self, ctx: &MachineContext) -> Option<Arc<GreenThread>> {
+        let g = self.find_runnable_inner(ctx)?;
+        if self.spinning {
+            // Found work: stop spinning, and if we were the last spinner
+            // start another so idle Ps keep looking (I3).
+            self.spinning = false;
+            if self.sched.nmspinning.fetch_sub(1, Ordering::SeqCst) == 1 {
+                self.sched.wakep();
+            }
+        }
+        Some(g)
+    }
+
+    fn find_runnable_inner(&mut self, ctx: &MachineContext) -> Option<Arc<GreenThread>> {
+        'top: loop {
+            if self.sched.is_shutdown() {
+                return None;
+            }
+            if let Some(g) = self.local_work() {
+                return Some(g);
+            }
+            if let Some(g) = self.poll_network(Some(Duration::ZERO)) {
+                return Some(g);
+            }
+            let busy = self.sched.procs() - self.sched.npidle.load(Ordering::SeqCst);
+            if self.spinning || 2 * self.sched.nmspinning.load(Ordering::SeqCst) < busy {
+                if !self.spinning {
+                    self.spinning = true;
+                    self.sched.nmspinning.fetch_add(1, Ordering::SeqCst);
+                }
+                if let Some(g) = self.steal_work() {
+                    return Some(g);
+                }
+            }
+
+            // Nothing anywhere: give the P back (I1, I2).
+            let p = self.p.take().expect("M holds a P");
+            ctx.p.set(std::ptr::null());
+            {
+                let mut idle = self.sched.idle.lock();
+                idle.ps.push(p);
+                self.sched.npidle.fetch_add(1, Ordering::SeqCst);
+                if !self.sched.global.is_empty() {
+                    self.p = idle.ps.pop();
+                    self.sched.npidle.fetch_sub(1, Ordering::SeqCst);
+                    drop(idle);
+                    self.sync_ctx(ctx);
+                    continue 'top;
+                }
+            }
+            if self.spinning {
+                self.spinning = false;
+                self.sched.nmspinning.fetch_sub(1, Ordering::SeqCst);
+                // Work may have been queued after our last look, by someone
+                // who saw us spinning and so did not wake anyone (I2).
+                if self.sched.any_work() {
+                    if let Some(p) = self.sched.take_idle_p() {
+                        self.p = Some(p);
+                        self.sync_ctx(ctx);
+                        self.spinning = true;
+                        self.sched.nmspinning.fetch_add(1, Ordering::SeqCst);
+                        continue 'top;
+                    }
+                }
+            }
+            if !self.block(ctx) {
+                return None;
+            }
+        }
+    }
+
+    /// Timers, fairness tick, `runnext`, local queue, global batch.
+    fn local_work(&mut self) -> Option<Arc<GreenThread>> {
+        if self.sched.timers.any_pending() {
+            let fired = self.sched.timers.run_due(Instant::now());
+            if !fired.is_empty() {
+                self.sched.absorb_fired(fired);
+            }
+        }
+        let p = self.p();
+        let tick = p.schedtick.get().wrapping_add(1);
+        p.schedtick.set(tick);
+        if tick % GLOBAL_FAIRNESS_TICKS == 0 {
+            if let Some(g) = self.sched.global_pop() {
+                return Some(g);
+            }
+        }
+        if let Some(g) = p.shared.runnext.take() {
+            let streak = p.runnext_streak.get();
+            if streak < RUNNEXT_STREAK_MAX {
+                p.runnext_streak.set(streak + 1);
+                return Some(g);
+            }
+            p.local.push(g);
+        }
+        p.runnext_streak.set(0);
+        if let Some(g) = p.local.pop() {
+            return Some(g);
+        }
+        loop {
+            match self.sched.global.steal_batch_and_pop(&p.local) {
+                Steal::Success(g) => return Some(g),
+                Steal::Empty => return None,
+                Steal::Retry => continue,
+            }
+        }
+    }
+
+    /// Polls the network (non-blocking here); queues what became ready.
+    fn poll_network(&mut self, timeout: Option<Duration>) -> Option<Arc<GreenThread>> {
+        if !self.sched.netpoll.has_waiters() {
+            return None;
+        }
+        let mut ready = self.sched.netpoll.poll(timeout)?;
+        if ready.is_empty() {
+            return None;
+        }
+        let first = ready.remove(0);
+        self.sched.ready_list(ready);
+        Some(first)
+    }
+
+    /// Steals half of a random victim's queue; in the last round, a running
+    /// P's `runnext` too.
+    fn steal_work(&mut self) -> Option<Arc<GreenThread>> {
+        let n = self.sched.ps.len();
+        let me = self.p().id;
+        for round in 0..STEAL_TRIES {
+            let last = round == STEAL_TRIES - 1;
+            let start = self.next_rand() as usize % n;
+            for k in 0..n {
+                let victim = (start + k) % n;
+                if victim == me {
+                    continue;
+                }
+                if self.sched.is_shutdown() {
+                    return None;
+                }
+                let shared = &self.sched.ps[victim];
+                loop {
+                    match shared.stealer.steal_batch_and_pop(&self.p().local) {
+                        Steal::Success(g) => return Some(g),
+                        Steal::Empty => break,
+                        Steal::Retry => continue,
+                    }
+                }
+                if last && shared.runnext.is_some() {
+                    spin_for(RUNNEXT_STEAL_DELAY);
+                    if let Some(g) = shared.runnext.take() {
+                        return Some(g);
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    fn next_rand(&mut self) -> u64 {
+        // xorshift64*: victim choice only needs to be cheap and spread out.
+        self.rng ^= self.rng >> 12;
+        self.rng ^= self.rng << 25;
+        self.rng ^= self.rng >> 27;
+        self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    // ---------------------------------------------------------- block
+
+    /// Blocks without a P until there may be work. Returns with a P (true),
+    /// or false at shutdown.
+    fn block(&mut self, ctx: &MachineContext) -> bool {
+        loop {
+            if self.sched.is_shutdown() {
+                return false;
+            }
+            let timeout = self
+                .sched
+                .timers
+                .next_deadline()
+                .map(|d| d.saturating_duration_since(Instant::now()));
+            if let Some(io_ready) = self.sched.netpoll.poll(timeout) {
+                // We were the poller. Collect what is ready now.
+                let mut fired = self.sched.timers.run_due(Instant::now());
+                fired.ready.splice(0..0, io_ready);
+                if fired.is_empty() {
+                    if !self.sched.global.is_empty() {
+                        if let Some(p) = self.sched.take_idle_p() {
+                            self.p = Some(p);
+                            self.sync_ctx(ctx);
+                            return true;
+                        }
+                    }
+                    continue;
+                }
+                match self.sched.take_idle_p() {
+                    Some(p) => {
+                        self.p = Some(p);
+                        self.sync_ctx(ctx);
+                        self.absorb(fired);
+                        return true;
+                    }
+                    None => {
+                        // Every P is busy: hand the work to them.
+                        self.sched.absorb_fired(fired);
+                        continue;
+                    }
+                }
+            }
+            // Someone else is the poller: sleep until handed a P.
+            {
+                let mut idle = self.sched.idle.lock();
+                if self.sched.is_shutdown() {
+                    return false;
+                }
+                idle.ms.push(self.parker.clone());
+            }
+            let (p, spinning) = self.parker.wait();
+            if let Some(p) = p {
+                self.p = Some(p);
+                self.sync_ctx(ctx);
+                self.spinning = spinning;
+                return true;
+            }
+        }
+    }
+
+    fn absorb(&mut self, fired: Fired) {
+        self.sched.absorb_fired(fired);
+    }
+}
+
+fn spin_for(d: Duration) {
+    let start = Instant::now();
+    while start.elapsed() < d {
+        std::hint::spin_loop();
+    }
+}

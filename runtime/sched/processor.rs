@@ -1,0 +1,122 @@
+//! P — the right to run green threads: a local run queue, a `runnext` slot
+//! and a stack cache.
+//!
+//! A `Processor` is owned by at most one M at a time (it moves between Ms
+//! through the scheduler's idle list), so its queue's push/pop end and its
+//! stack cache need no locks. The parts other Ms touch — the steal end of the
+//! queue and `runnext` — live in [`ProcessorShared`], indexed by P id.
+
+use std::cell::{Cell, RefCell};
+use std::ptr;
+use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::Arc;
+
+use corosensei::stack::DefaultStack;
+use crossbeam_deque::{Stealer, Worker};
+
+use super::green_thread::GreenThread;
+
+/// The steal-side view of a P, shared with every M.
+pub(crate) struct ProcessorShared {
+    pub(crate) stealer: Stealer<Arc<GreenThread>>,
+    pub(crate) runnext: RunNext,
+}
+
+impl ProcessorShared {
+    /// True when this P has queued work another M could take.
+    pub(crate) fn has_work(&self) -> bool {
+        !self.stealer.is_empty() || self.runnext.is_some()
+    }
+}
+
+/// A one-slot, stealable "run this G next" cell (Go's `p.runnext`).
+///
+/// A G made runnable by the running G (a spawn, a channel hand-off) goes here
+/// so it runs next on the same P, keeping ping-pong pairs on one core and
+/// their data in its cache.
+pub(crate) struct RunNext(AtomicPtr<GreenThread>);
+
+impl RunNext {
+    fn new() -> Self {
+        RunNext(AtomicPtr::new(ptr::null_mut()))
+    }
+
+    /// Puts `g` in the slot, returning the previous occupant.
+    pub(crate) fn replace(&self, g: Arc<GreenThread>) -> Option<Arc<GreenThread>> {
+        let old = self
+            .0
+            .swap(Arc::into_raw(g) as *mut GreenThread, Ordering::AcqRel);
+        // SAFETY: every non-null pointer in the slot came from `Arc::into_raw`
+        // and is owned by the slot; swapping it out transfers that ownership.
+        (!old.is_null()).then(|| unsafe { Arc::from_raw(old) })
+    }
+
+    /// Empties the slot.
+    pub(crate) fn take(&self) -> Option<Arc<GreenThread>> {
+        if self.0.load(Ordering::Relaxed).is_null() {
+            return None;
+        }
+        let old = self.0.swap(ptr::null_mut(), Ordering::AcqRel);
+        // SAFETY: as in `replace`.
+        (!old.is_null()).then(|| unsafe { Arc::from_raw(old) })
+    }
+
+    pub(crate) fn is_some(&self) -> bool {
+        !self.0.load(Ordering::Acquire).is_null()
+    }
+}
+
+impl Drop for RunNext {
+    fn drop(&mut self) {
+        drop(self.take());
+    }
+}
+
+/// The owner's side of a P.
+pub(crate) struct Processor {
+    pub(crate) id: usize,
+    pub(crate) local: Worker<Arc<GreenThread>>,
+    pub(crate) shared: Arc<ProcessorShared>,
+    /// Counts schedules; every 61st looks at the global queue first.
+    pub(crate) schedtick: Cell<u32>,
+    /// Consecutive schedules served from `runnext`; bounded so a ping-pong
+    /// pair cannot starve the local queue.
+    pub(crate) runnext_streak: Cell<u32>,
+    /// Stacks of finished Gs, reused by the next G this P starts.
+    pub(crate) stacks: RefCell<Vec<DefaultStack>>,
+}
+
+impl Processor {
+    pub(crate) fn new(id: usize) -> (Box<Processor>, Arc<ProcessorShared>) {
+        let local = Worker::new_fifo();
+        let shared = Arc::new(ProcessorShared {
+            stealer: local.stealer(),
+            runnext: RunNext::new(),
+        });
+        let p = Box::new(Processor {
+            id,
+            local,
+            shared: shared.clone(),
+            schedtick: Cell::new(0),
+            runnext_streak: Cell::new(0),
+            stacks: RefCell::new(Vec::new()),
+        });
+        (p, shared)
+    }
+
+    /// Queues `g` to run next; the G it displaces goes to the local tail.
+    pub(crate) fn push_next(&self, g: Arc<GreenThread>) {
+        if let Some(old) = self.shared.runnext.replace(g) {
+            self.local.push(old);
+        }
+    }
+
+    /// Takes every queued G (used at shutdown).
+    pub(crate) fn drain(&self) -> Vec<Arc<GreenThread>> {
+        let mut out: Vec<_> = self.shared.runnext.take().into_iter().collect();
+        while let Some(g) = self.local.pop() {
+            out.push(g);
+        }
+        out
+    }
+}

@@ -1,0 +1,320 @@
+//! The scheduler's global state (Go's `sched`): all Ps, the idle P and idle M
+//! lists, the global run queue, the spinning-M count, timers and the poller.
+//!
+//! Invariants relied on here and in `machine.rs`:
+//!
+//! * **I1 — a P is owned by exactly one M or sits in `idle.ps`.** `npidle`
+//!   mirrors `idle.ps.len()`; both change only under the `idle` lock.
+//! * **I2 — no runnable G is stranded.** Whoever makes a G runnable pushes it
+//!   first and *then* calls [`Scheduler::wakep`], which reads `npidle` and
+//!   `nmspinning`. An M that gives up its P increments `npidle` first and
+//!   *then* re-checks the global queue (and, if it was spinning, every P).
+//!   Both sides use `SeqCst`, so at least one of them sees the other's write
+//!   (the "delicate dance" of Go's `findrunnable`).
+//! * **I3 — at most one M spins per pair of busy Ps** (`2 * nmspinning <
+//!   busy`), so stealing stays cheap when there is little to steal; a spinning
+//!   M that finds work calls `wakep` so that another takes its place.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Instant;
+
+use crossbeam_deque::{Injector, Steal};
+use parking_lot::Mutex;
+
+use super::context;
+use super::green_thread::{GreenThread, Task};
+use super::machine::{Machine, MachineParker};
+use super::processor::{Processor, ProcessorShared};
+use super::registry::Registry;
+use super::stack::StackPool;
+use crate::netpoll::NetPoller;
+use crate::time::{Fired, TimerAction, TimerHandle, Timers};
+
+/// Settings a runtime is built with (validated by `runtime::Builder`).
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) procs: usize,
+    pub(crate) stack_size: usize,
+    pub(crate) thread_name: String,
+}
+
+pub(crate) struct Idle {
+    pub(crate) ps: Vec<Box<Processor>>,
+    pub(crate) ms: Vec<Arc<MachineParker>>,
+}
+
+pub(crate) struct Scheduler {
+    me: Weak<Scheduler>,
+    pub(crate) config: Config,
+    pub(crate) global: Injector<Arc<GreenThread>>,
+    pub(crate) ps: Box<[Arc<ProcessorShared>]>,
+    pub(crate) idle: Mutex<Idle>,
+    pub(crate) npidle: AtomicUsize,
+    pub(crate) nmspinning: AtomicUsize,
+    pub(crate) timers: Arc<Timers>,
+    pub(crate) netpoll: NetPoller,
+    pub(crate) stacks: StackPool,
+    pub(crate) registry: Registry,
+    shutdown: AtomicBool,
+    next_gid: AtomicU64,
+    next_mid: AtomicUsize,
+    threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+}
+
+impl Scheduler {
+    pub(crate) fn new(config: Config) -> std::io::Result<Arc<Scheduler>> {
+        let netpoll = NetPoller::new()?;
+        let mut ps = Vec::with_capacity(config.procs);
+        let mut shared = Vec::with_capacity(config.procs);
+        for id in 0..config.procs {
+            let (p, s) = Processor::new(id);
+            ps.push(p);
+            shared.push(s);
+        }
+        // Idle Ps are handed out from the back: start with P0 on top.
+        ps.reverse();
+        let procs = config.procs;
+        Ok(Arc::new_cyclic(|me| Scheduler {
+            me: me.clone(),
+            stacks: StackPool::new(config.stack_size),
+            config,
+            global: Injector::new(),
+            ps: shared.into_boxed_slice(),
+            idle: Mutex::new(Idle { ps, ms: Vec::new() }),
+            npidle: AtomicUsize::new(procs),
+            nmspinning: AtomicUsize::new(0),
+            timers: Timers::new(),
+            netpoll,
+            registry: Registry::new(),
+            shutdown: AtomicBool::new(false),
+            next_gid: AtomicU64::new(1),
+            next_mid: AtomicUsize::new(0),
+            threads: Mutex::new(Vec::new()),
+        }))
+    }
+
+    fn arc(&self) -> Arc<Scheduler> {
+        self.me.upgrade().expect("scheduler used after drop")
+    }
+
+    pub(crate) fn procs(&self) -> usize {
+        self.config.procs
+    }
+
+    pub(crate) fn is_shutdown(&self) -> bool {
+        self.shutdown.load(Ordering::Acquire)
+    }
+
+    /// Creates a G for `task` and makes it runnable.
+    pub(crate) fn spawn(&self, name: Option<Box<str>>, task: Arc<dyn Task>) -> Arc<GreenThread> {
+        let id = self.next_gid.fetch_add(1, Ordering::Relaxed);
+        let g = Arc::new(GreenThread::new(id, name, self.arc(), task));
+        self.ready(g.clone());
+        g
+    }
+
+    /// Makes a woken or new G runnable: into the current P's `runnext` when
+    /// this thread is one of our Ms holding a P, else the global queue.
+    pub(crate) fn ready(&self, g: Arc<GreenThread>) {
+        if self.is_shutdown() {
+            // Dropping a never-run G settles its join slot; a started one is
+            // still in the registry and is unwound by `shutdown`.
+            drop(g);
+            return;
+        }
+        let p = local_p(self);
+        if p.is_null() {
+            self.global.push(g);
+        } else {
+            // SAFETY: `local_p` returned this thread's own P, valid while we
+            // run here without switching.
+            unsafe { (*p).push_next(g) };
+        }
+        self.wakep();
+    }
+
+    /// Makes a list of Gs runnable (from timers or the poller), keeping
+    /// their order.
+    pub(crate) fn ready_list(&self, gs: Vec<Arc<GreenThread>>) {
+        if gs.is_empty() {
+            return;
+        }
+        if self.is_shutdown() {
+            return;
+        }
+        let p = local_p(self);
+        for g in gs {
+            if p.is_null() {
+                self.global.push(g);
+            } else {
+                // SAFETY: as in `ready`.
+                unsafe { (*p).local.push(g) };
+            }
+        }
+        self.wakep();
+    }
+
+    /// Runs what fired timers asked for: queue the woken Gs, run callbacks.
+    pub(crate) fn absorb_fired(&self, fired: Fired) {
+        self.ready_list(fired.ready);
+        for call in fired.calls {
+            call();
+        }
+    }
+
+    /// Adds a timer to this runtime, nudging the sleeping poller when the new
+    /// deadline is the earliest.
+    pub(crate) fn add_timer(&self, when: Instant, action: TimerAction) -> TimerHandle {
+        let (handle, earliest) = self.timers.add(when, action);
+        if earliest {
+            if self.netpoll.is_blocked() {
+                self.netpoll.wake();
+            } else {
+                // Nobody sleeps on the timers: make sure some M will look.
+                self.wakep();
+            }
+        }
+        handle
+    }
+
+    /// Starts a spinning M if there is an idle P and nobody spins (I2, I3).
+    #[inline]
+    pub(crate) fn wakep(&self) {
+        if self.npidle.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        if self.nmspinning.load(Ordering::SeqCst) != 0
+            || self
+                .nmspinning
+                .compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst)
+                .is_err()
+        {
+            return;
+        }
+        self.startm(true);
+    }
+
+    /// Gives an idle P to an idle (or new) M. `spinning`: the caller already
+    /// counted the new M in `nmspinning`.
+    pub(crate) fn startm(&self, spinning: bool) {
+        let mut idle = self.idle.lock();
+        let p = match idle.ps.pop() {
+            Some(p) if !self.is_shutdown() => p,
+            other => {
+                if let Some(p) = other {
+                    idle.ps.push(p);
+                }
+                drop(idle);
+                if spinning {
+                    self.nmspinning.fetch_sub(1, Ordering::SeqCst);
+                }
+                return;
+            }
+        };
+        self.npidle.fetch_sub(1, Ordering::SeqCst);
+        if let Some(m) = idle.ms.pop() {
+            drop(idle);
+            m.hand_off(Some(p), spinning);
+            return;
+        }
+        // Keep the lock while registering the thread, so shutdown sees it.
+        let id = self.next_mid.fetch_add(1, Ordering::Relaxed);
+        let sched = self.arc();
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Box<Processor>>(1);
+        let spawned = std::thread::Builder::new()
+            .name(format!("{}-m{id}", self.config.thread_name))
+            .spawn(move || {
+                let p = rx.recv().expect("the scheduler hands every new M a P");
+                Machine::new(sched, id, p, spinning).run();
+            });
+        match spawned {
+            Ok(handle) => {
+                self.threads.lock().push(handle);
+                drop(idle);
+                tx.send(p).expect("new M is waiting for its P");
+            }
+            Err(e) => {
+                idle.ps.push(p);
+                self.npidle.fetch_add(1, Ordering::SeqCst);
+                drop(idle);
+                if spinning {
+                    self.nmspinning.fetch_sub(1, Ordering::SeqCst);
+                }
+                eprintln!("greenrt: could not start a machine thread: {e}; continuing with fewer");
+            }
+        }
+    }
+
+    /// Takes an idle P, if any.
+    pub(crate) fn take_idle_p(&self) -> Option<Box<Processor>> {
+        let mut idle = self.idle.lock();
+        let p = idle.ps.pop()?;
+        self.npidle.fetch_sub(1, Ordering::SeqCst);
+        Some(p)
+    }
+
+    /// True when some queue holds a runnable G.
+    pub(crate) fn any_work(&self) -> bool {
+        !self.global.is_empty() || self.ps.iter().any(|p| p.has_work())
+    }
+
+    /// Pops one G from the global queue.
+    pub(crate) fn global_pop(&self) -> Option<Arc<GreenThread>> {
+        loop {
+            match self.global.steal() {
+                Steal::Success(g) => return Some(g),
+                Steal::Empty => return None,
+                Steal::Retry => continue,
+            }
+        }
+    }
+
+    /// Stops every M, then cancels every unfinished G (their stacks unwound,
+    /// destructors run, joins get `Err`). Idempotent.
+    pub(crate) fn shutdown(&self) {
+        let parked = {
+            let mut idle = self.idle.lock();
+            if self.shutdown.swap(true, Ordering::AcqRel) {
+                return;
+            }
+            std::mem::take(&mut idle.ms)
+        };
+        for m in parked {
+            m.hand_off(None, false);
+        }
+        self.netpoll.wake();
+        let me = std::thread::current().id();
+        loop {
+            let handles = std::mem::take(&mut *self.threads.lock());
+            if handles.is_empty() {
+                break;
+            }
+            for h in handles {
+                if h.thread().id() != me {
+                    let _ = h.join();
+                }
+            }
+        }
+        super::shutdown::cancel_everything(self);
+    }
+
+    /// Everything left in run queues (shutdown only; Ms have stopped).
+    pub(crate) fn drain_queues(&self) -> Vec<Arc<GreenThread>> {
+        let mut out = Vec::new();
+        while let Some(g) = self.global_pop() {
+            out.push(g);
+        }
+        let mut idle = self.idle.lock();
+        for p in idle.ps.iter_mut() {
+            out.extend(p.drain());
+            self.stacks.put_all(p.stacks.get_mut());
+        }
+        out
+    }
+}
+
+/// This thread's P, when it is an M of `sched` holding one; else null.
+fn local_p(sched: &Scheduler) -> *const super::processor::Processor {
+    context::with_local_p(sched, |p| p as *const _).unwrap_or(std::ptr::null())
+}

@@ -1,0 +1,64 @@
+//! Shutdown: cancel every unfinished G once the Ms have stopped.
+//!
+//! A G that never ran just has its task dropped (its join slot says
+//! "cancelled"). A started G is resumed one last time on the dropping thread
+//! by corosensei's forced unwind, so the destructors of everything on its
+//! stack run; the task's `catch_unwind` sees the unwind and settles the join
+//! slot with the cancellation message. While unwinding, this thread's context
+//! names the G, so runtime calls made by destructors (a park, a yield) keep
+//! unwinding instead of blocking the OS thread.
+
+use std::sync::Arc;
+
+use super::context::{self, MachineContext};
+use super::green_thread::{Body, Coro, GreenThread};
+use super::scheduler::Scheduler;
+
+/// Drops `coro` (a started G's coroutine), unwinding its stack with `g`
+/// installed as the current G.
+pub(crate) fn unwind_coroutine(g: &GreenThread, coro: Coro) {
+    g.mark_cancelled();
+    let ctx = MachineContext {
+        sched: Arc::as_ptr(&g.sched),
+        p: std::cell::Cell::new(std::ptr::null()),
+        g: std::cell::Cell::new(g as *const GreenThread),
+        m_id: usize::MAX,
+    };
+    let prev = context::install(&ctx);
+    drop(coro);
+    context::install(prev);
+}
+
+/// Cancels one G (shutdown only: no M may be running it).
+fn cancel(g: &Arc<GreenThread>) {
+    // SAFETY: every M has stopped, so no other thread can be running `g` or
+    // touching its body; the registry handed us the only scheduler reference.
+    let body = unsafe { g.body_mut() };
+    match std::mem::replace(body, Body::Done) {
+        Body::Started(coro) => unwind_coroutine(g, coro),
+        Body::Fresh(task) => task.cancel(super::green_thread::cancel_message(g.id(), g.name())),
+        Body::Done => {}
+    }
+}
+
+/// Cancels everything queued, sleeping or parked.
+pub(crate) fn cancel_everything(sched: &Scheduler) {
+    // Queued Gs first: fresh ones are settled when dropped, started ones are
+    // also in the registry and unwound below.
+    for g in sched.drain_queues() {
+        cancel(&g);
+    }
+    sched.timers.clear();
+    // Unwinding may run destructors that wake or spawn Gs; `ready` drops
+    // those at once during shutdown, so one pass suffices. Loop anyway in
+    // case a destructor started a G before the flag was visible.
+    loop {
+        let gs = sched.registry.take_all();
+        if gs.is_empty() {
+            break;
+        }
+        for g in gs {
+            cancel(&g);
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! Stack pool: green-thread stacks are mmap'd once and reused.
+//!
+//! A fresh stack (mmap + guard page + mprotect) costs about 11 µs here, far
+//! more than the rest of a spawn, so finished Gs hand their stack back: first
+//! to their P's cache (no lock), spilling half to a global list when that
+//! cache is full. All allocation sits behind this one small type so that a
+//! slab allocator (many stacks per mapping) can replace it later.
+//!
+//! Each stack is two memory mappings (the stack and its guard page), and Linux
+//! allows `vm.max_map_count` (65 530 by default) per process, so about 32 000
+//! stacks can be live at once. Past that, `mmap` fails and the G that needed
+//! the stack fails with an error naming the limit — never a crash.
+
+use std::io;
+
+use corosensei::stack::DefaultStack;
+use parking_lot::Mutex;
+
+/// Stacks a P keeps for itself before spilling to the global list.
+/// (Go keeps a per-P stack cache of 32 KiB worth of each size class; we keep
+/// a count, since all our stacks are one size.)
+const P_CACHE_MAX: usize = 64;
+/// Stacks kept globally; beyond this, finished stacks are unmapped.
+const GLOBAL_MAX: usize = 4096;
+/// Stacks moved between a P cache and the global list at once.
+const BATCH: usize = P_CACHE_MAX / 2;
+
+pub(crate) struct StackPool {
+    size: usize,
+    global: Mutex<Vec<DefaultStack>>,
+}
+
+impl StackPool {
+    pub(crate) fn new(size: usize) -> Self {
+        StackPool {
+            size,
+            global: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub(crate) fn stack_size(&self) -> usize {
+        self.size
+    }
+
+    /// A stack for a G about to start: from `cache`, else the global list,
+    /// else a fresh mapping.
+    pub(crate) fn get(&self, cache: &mut Vec<DefaultStack>) -> io::Result<DefaultStack> {
+        if let Some(s) = cache.pop() {
+            return Ok(s);
+        }
+        {
+            let mut global = self.global.lock();
+            if !global.is_empty() {
+                let take = global.len().min(BATCH);
+                let from = global.len() - take;
+                cache.extend(global.drain(from..));
+            }
+        }
+        if let Some(s) = cache.pop() {
+            return Ok(s);
+        }
+        DefaultStack::new(self.size).map_err(|e| self.explain(e))
+    }
+
+    /// Returns a finished G's stack.
+    pub(crate) fn put(&self, cache: &mut Vec<DefaultStack>, stack: DefaultStack) {
+        cache.push(stack);
+        if cache.len() > P_CACHE_MAX {
+            let spill = cache.split_off(cache.len() - BATCH);
+            let mut global = self.global.lock();
+            let room = GLOBAL_MAX.saturating_sub(global.len());
+            global.extend(spill.into_iter().take(room));
+        }
+    }
+
+    /// Returns a whole P cache (a P being dropped at shutdown).
+    pub(crate) fn put_all(&self, cache: &mut Vec<DefaultStack>) {
+        let mut global = self.global.lock();
+        let room = GLOBAL_MAX.saturating_sub(global.len());
+        global.extend(cache.drain(..).take(room));
+    }
+
+    fn explain(&self, e: io::Error) -> io::Error {
+        let max_maps = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|_| "unknown".into());
+        io::Error::new(
+            e.kind(),
+            format!(
+                "could not map a {} KiB green-thread stack: {e}. Each live green thread \
+                 holds a stack of two memory mappings and vm.max_map_count = {max_maps} \
+                 limits this process (about half that many live green threads); \
+                 raise it with `sysctl vm.max_map_count=N`, or keep fewer green threads \
+                 blocked at once",
+                self.size / 1024
+            ),
+        )
+    }
+}
