@@ -27,10 +27,12 @@
 pub mod config;
 mod handle;
 mod join;
+pub mod net;
 pub(crate) mod netpoll;
 pub(crate) mod park;
 mod runtime;
 pub(crate) mod sched;
+pub mod sync;
 pub mod time;
 
 pub use handle::GreenThread;

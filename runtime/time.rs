@@ -250,3 +250,9 @@ pub fn sleep_until(deadline: Instant) {
     }
     while !park::park_until(deadline, WaitReason::Sleep) {}
 }
+
+/// Adds a timer on the caller's runtime (the default runtime outside any
+/// green thread). Used by timer channels and timeouts.
+pub(crate) fn add_timer(when: Instant, action: TimerAction) -> TimerHandle {
+    crate::runtime::current_or_default().add_timer(when, action)
+}
