@@ -35,6 +35,12 @@ impl GreenThread {
     pub fn wait_reason(&self) -> sched::WaitReason {
         self.inner.wait_reason()
     }
+
+    /// Wakes the green thread if it is blocked in [`park`](crate::park), or
+    /// makes its next `park` return at once (like `std::thread::Thread::unpark`).
+    pub fn unpark(&self) {
+        crate::park::Unparker::Green(self.inner.clone()).unpark();
+    }
 }
 
 impl fmt::Debug for GreenThread {

@@ -13,29 +13,32 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::thread;
 
-use parking_lot::Mutex;
-
 use crate::handle::GreenThread;
 use crate::park::{self, Unparker};
 use crate::sched::green_thread::{cancel_message, Task};
 use crate::sched::{self, WaitReason};
 
+// Join-slot states. PENDING → (WAITING →) READY → TAKEN.
 const PENDING: u8 = 0;
-const READY: u8 = 1;
-const TAKEN: u8 = 2;
+/// A joiner stored its unparker in `joiner` and waits.
+const WAITING: u8 = 1;
+const READY: u8 = 2;
+const TAKEN: u8 = 3;
 
 pub(crate) struct Packet<F, T> {
     state: AtomicU8,
     func: UnsafeCell<Option<F>>,
     result: UnsafeCell<Option<thread::Result<T>>>,
-    joiner: Mutex<Option<Unparker>>,
+    joiner: UnsafeCell<Option<Unparker>>,
 }
 
 // SAFETY: `func` is taken exactly once, by the M running the G (or by
 // cancellation after every M stopped). `result` is written once before
 // `state` becomes READY (release) and read once by the joiner after it sees
-// READY (acquire) and moves it to TAKEN. `F` and `T` move between threads,
-// hence the `Send` bounds.
+// READY (acquire) and moves it to TAKEN. `joiner` is written by the (single)
+// joiner before its PENDING → WAITING CAS (release) and read by the completer
+// only after its swap to READY returned WAITING (acquire). `F` and `T` move
+// between threads, hence the `Send` bounds.
 unsafe impl<F: Send, T: Send> Send for Packet<F, T> {}
 // SAFETY: see above.
 unsafe impl<F: Send, T: Send> Sync for Packet<F, T> {}
@@ -50,20 +53,22 @@ where
             state: AtomicU8::new(PENDING),
             func: UnsafeCell::new(Some(f)),
             result: UnsafeCell::new(None),
-            joiner: Mutex::new(None),
+            joiner: UnsafeCell::new(None),
         })
     }
 
     fn publish(&self, r: thread::Result<T>) {
-        if self.state.load(Ordering::Relaxed) != PENDING {
+        if self.state.load(Ordering::Relaxed) >= READY {
             return;
         }
         // SAFETY: only the single completer writes, before READY is published.
         unsafe { *self.result.get() = Some(r) };
-        self.state.store(READY, Ordering::Release);
-        let joiner = self.joiner.lock().take();
-        if let Some(u) = joiner {
-            u.unpark();
+        if self.state.swap(READY, Ordering::AcqRel) == WAITING {
+            // SAFETY: the joiner wrote `joiner` before publishing WAITING and
+            // never touches it again; we saw WAITING with acquire ordering.
+            if let Some(u) = unsafe { (*self.joiner.get()).take() } {
+                u.unpark();
+            }
         }
     }
 }
@@ -112,16 +117,17 @@ where
     T: Send + 'static,
 {
     fn is_ready(&self) -> bool {
-        self.state.load(Ordering::Acquire) != PENDING
+        self.state.load(Ordering::Acquire) >= READY
     }
 
     fn set_joiner(&self, u: Unparker) -> bool {
-        let mut j = self.joiner.lock();
-        if self.is_ready() {
-            return false;
-        }
-        *j = Some(u);
-        true
+        // Only one joiner exists (`join` consumes the handle), and it calls
+        // this at most once.
+        // SAFETY: nobody reads `joiner` until the CAS below publishes it.
+        unsafe { *self.joiner.get() = Some(u) };
+        self.state
+            .compare_exchange(PENDING, WAITING, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
     }
 
     fn take(&self) -> thread::Result<T> {
@@ -161,12 +167,10 @@ impl<T> JoinHandle<T> {
     /// Inside a green thread this parks only the calling G; on a plain OS
     /// thread it blocks that thread.
     pub fn join(self) -> thread::Result<T> {
-        while !self.slot.is_ready() {
-            if self.slot.set_joiner(Unparker::current()) {
-                // Loop: the park may return spuriously.
-                while !self.slot.is_ready() {
-                    park::park(WaitReason::Join);
-                }
+        if !self.slot.is_ready() && self.slot.set_joiner(Unparker::current()) {
+            // Loop: the park may return spuriously.
+            while !self.slot.is_ready() {
+                park::park(WaitReason::Join);
             }
         }
         self.slot.take()

@@ -105,6 +105,23 @@ pub fn current() -> Option<GreenThread> {
     context::current_g().map(GreenThread::new)
 }
 
+/// Blocks the current green thread (or OS thread) until its handle's
+/// [`unpark`](GreenThread::unpark) is called, like `std::thread::park`:
+/// an `unpark` that came first makes it return at once, and it may also
+/// return spuriously, so wait in a loop on your own condition.
+pub fn park() {
+    park::park(WaitReason::Park);
+}
+
+/// Like [`park`], but returns after `dur` at the latest.
+pub fn park_timeout(dur: std::time::Duration) {
+    if let Some(deadline) = std::time::Instant::now().checked_add(dur) {
+        park::park_until(deadline, WaitReason::Park);
+    } else {
+        park();
+    }
+}
+
 /// True when called from inside a green thread.
 pub fn in_green_thread() -> bool {
     !context::current_g_ptr().is_null()

@@ -55,15 +55,6 @@ impl Unparker {
             }
         }
     }
-
-    /// True when both name the same G or OS thread.
-    pub(crate) fn same_as(&self, other: &Unparker) -> bool {
-        match (self, other) {
-            (Unparker::Green(a), Unparker::Green(b)) => Arc::ptr_eq(a, b),
-            (Unparker::Os(a), Unparker::Os(b)) => a.id() == b.id(),
-            _ => false,
-        }
-    }
 }
 
 /// Parks the current G (or OS thread) until unparked. May return spuriously.

@@ -27,7 +27,8 @@ use crate::sched::{context, GreenThread, WaitReason};
 pub(crate) enum TimerAction {
     /// Wake a parked G or OS thread.
     Wake(Unparker),
-    /// Run a callback (timer channels). It runs on an M without the timer
+    /// Run a callback (timer channels).
+    #[allow(dead_code)] // constructed by timer channels (runtime/sync) It runs on an M without the timer
     /// lock and may wake Gs itself.
     Call(Box<dyn FnOnce() + Send>),
 }
@@ -253,6 +254,7 @@ pub fn sleep_until(deadline: Instant) {
 
 /// Adds a timer on the caller's runtime (the default runtime outside any
 /// green thread). Used by timer channels and timeouts.
+#[allow(dead_code)] // used by timer channels (runtime/sync)
 pub(crate) fn add_timer(when: Instant, action: TimerAction) -> TimerHandle {
     crate::runtime::current_or_default().add_timer(when, action)
 }

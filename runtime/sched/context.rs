@@ -23,8 +23,6 @@ pub(crate) struct MachineContext {
     pub(crate) p: Cell<*const Processor>,
     /// The G being run (null while the M is in its own loop).
     pub(crate) g: Cell<*const GreenThread>,
-    /// Sequential M id, for traces.
-    pub(crate) m_id: usize,
 }
 
 thread_local! {
@@ -44,9 +42,10 @@ pub(crate) fn current() -> *const MachineContext {
 }
 
 /// The G running on this thread, or null when not inside a green thread.
+/// (One TLS read on the hot path of every yield and park.)
 #[inline(never)]
 pub(crate) fn current_g_ptr() -> *const GreenThread {
-    let ctx = current();
+    let ctx = CONTEXT.try_with(|c| c.get()).unwrap_or(ptr::null());
     if ctx.is_null() {
         return ptr::null();
     }

@@ -152,8 +152,17 @@ impl GreenThread {
 
     /// Switches from this G (which must be the running one, on its own stack)
     /// back to its M with `req`.
+    ///
+    /// A G being unwound by shutdown never switches: the unwind runs its
+    /// destructors, and a suspend inside one would make corosensei throw
+    /// again from within a destructor that is already unwinding (an abort).
+    /// So runtime calls made by those destructors return at once (a park
+    /// returns as if spuriously woken).
     #[inline]
     pub(crate) fn switch_out(&self, req: SwitchRequest) {
+        if self.cancelled.load(Ordering::Relaxed) {
+            return;
+        }
         let y = self.yielder.get();
         debug_assert!(!y.is_null());
         // SAFETY: `yielder` was set when this G's coroutine started and points

@@ -78,7 +78,6 @@ impl MachineParker {
 
 pub(crate) struct Machine {
     sched: Arc<Scheduler>,
-    id: usize,
     p: Option<Box<Processor>>,
     spinning: bool,
     parker: Arc<MachineParker>,
@@ -95,7 +94,6 @@ impl Machine {
     pub(crate) fn new(sched: Arc<Scheduler>, id: usize, p: Box<Processor>, spinning: bool) -> Self {
         Machine {
             sched,
-            id,
             p: Some(p),
             spinning,
             parker: MachineParker::new(),
@@ -109,7 +107,6 @@ impl Machine {
             sched: Arc::as_ptr(&self.sched),
             p: std::cell::Cell::new(std::ptr::null()),
             g: std::cell::Cell::new(std::ptr::null()),
-            m_id: self.id,
         };
         let prev = context::install(&ctx);
         self.sync_ctx(&ctx);

@@ -40,6 +40,9 @@ pub(crate) struct Config {
 }
 
 pub(crate) struct Idle {
+    // Boxed: an M's context points at its P, so a P must not move when the
+    // idle list reallocates.
+    #[allow(clippy::vec_box)]
     pub(crate) ps: Vec<Box<Processor>>,
     pub(crate) ms: Vec<Arc<MachineParker>>,
 }

@@ -22,7 +22,6 @@ pub(crate) fn unwind_coroutine(g: &GreenThread, coro: Coro) {
         sched: Arc::as_ptr(&g.sched),
         p: std::cell::Cell::new(std::ptr::null()),
         g: std::cell::Cell::new(g as *const GreenThread),
-        m_id: usize::MAX,
     };
     let prev = context::install(&ctx);
     drop(coro);

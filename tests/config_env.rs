@@ -1,0 +1,24 @@
+//! GREENRT_PROCS: valid values are used, invalid ones give a clear error.
+//! (Its own test binary: it changes the process environment.)
+
+#[test]
+fn greenrt_procs_is_validated_and_used() {
+    // Only this test runs in this binary, so changing the environment is safe.
+    std::env::set_var("GREENRT_PROCS", "3");
+    assert_eq!(greenrt::config::procs_from_env().unwrap(), Some(3));
+    let rt = greenrt::Runtime::builder().build().unwrap();
+    assert_eq!(rt.procs(), 3);
+
+    for bad in ["0", "abc", "-1", "1025", "2.5"] {
+        std::env::set_var("GREENRT_PROCS", bad);
+        let e = greenrt::Runtime::builder().build().unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("GREENRT_PROCS") && msg.contains("1 to 1024") && msg.contains(bad),
+            "unclear error for {bad:?}: {msg}"
+        );
+    }
+    std::env::set_var("GREENRT_PROCS", "");
+    assert_eq!(greenrt::config::procs_from_env().unwrap(), None);
+    std::env::remove_var("GREENRT_PROCS");
+}

@@ -1,0 +1,144 @@
+//! The park/unpark primitive under races (DESIGN.md §3): no lost wake-ups.
+
+mod common;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use common::{runtime, stress, Watchdog, PROCS};
+use greenrt::GreenThread;
+
+/// Two green threads taking turns on a counter, waking each other with
+/// `unpark` and waiting with `park` only.
+#[derive(Default)]
+struct Pair {
+    value: AtomicU64,
+    ping: OnceLock<GreenThread>,
+    pong: OnceLock<GreenThread>,
+}
+
+impl Pair {
+    fn wait_for(&self, v: u64) {
+        while self.value.load(Ordering::Acquire) != v {
+            greenrt::park();
+        }
+    }
+}
+
+fn peer(cell: &OnceLock<GreenThread>) -> GreenThread {
+    loop {
+        if let Some(h) = cell.get() {
+            return h.clone();
+        }
+        greenrt::yield_now();
+    }
+}
+
+#[test]
+fn ping_pong_pairs_across_processors_never_lose_a_wake_up() {
+    let rounds = stress(2_000) as u64;
+    let pairs = 32u64;
+    for procs in PROCS {
+        let _w = Watchdog::new(&format!("ping-pong procs={procs}"), Duration::from_secs(60));
+        let rt = runtime(procs);
+        let total = rt.block_on(move || {
+            let mut joins = Vec::new();
+            for _ in 0..pairs {
+                let pair = Arc::new(Pair::default());
+                let p = pair.clone();
+                let pong = greenrt::spawn!(move || {
+                    p.pong.set(greenrt::current().unwrap()).unwrap();
+                    let ping = peer(&p.ping);
+                    for r in 0..rounds {
+                        p.wait_for(2 * r + 1);
+                        // Sometimes let the peer park first, sometimes not:
+                        // both orders of wake and park must work.
+                        if r % 3 == 0 {
+                            greenrt::yield_now();
+                        }
+                        p.value.store(2 * r + 2, Ordering::Release);
+                        ping.unpark();
+                    }
+                    rounds
+                });
+                let p = pair.clone();
+                let ping = greenrt::spawn!(move || {
+                    p.ping.set(greenrt::current().unwrap()).unwrap();
+                    let pong = peer(&p.pong);
+                    for r in 0..rounds {
+                        p.value.store(2 * r + 1, Ordering::Release);
+                        pong.unpark();
+                        p.wait_for(2 * r + 2);
+                    }
+                    rounds
+                });
+                joins.push((ping, pong));
+            }
+            joins
+                .into_iter()
+                .map(|(a, b)| a.join().unwrap() + b.join().unwrap())
+                .sum::<u64>()
+        });
+        assert_eq!(total, 2 * pairs * rounds, "procs = {procs}");
+    }
+}
+
+#[test]
+fn unpark_before_park_is_not_lost() {
+    for procs in PROCS {
+        let rt = runtime(procs);
+        rt.block_on(|| {
+            let me = greenrt::current().unwrap();
+            me.unpark();
+            // Returns at once: the permit was left by the unpark above.
+            greenrt::park();
+        });
+    }
+}
+
+#[test]
+fn os_thread_wakes_green_thread_and_back() {
+    let _w = Watchdog::new("os<->green", Duration::from_secs(30));
+    let rt = runtime(2);
+    let rounds = stress(1_000) as u64;
+    let pair = Arc::new(Pair::default());
+    let p = pair.clone();
+    let g = rt.spawn(move || {
+        p.pong.set(greenrt::current().unwrap()).unwrap();
+        for r in 0..rounds {
+            p.wait_for(2 * r + 1);
+            p.value.store(2 * r + 2, Ordering::Release);
+            // Wake the OS thread waiting below.
+            OS_THREAD.get().unwrap().unpark();
+        }
+    });
+    OS_THREAD.set(std::thread::current()).unwrap();
+    let pong = loop {
+        if let Some(h) = pair.pong.get() {
+            break h.clone();
+        }
+        std::thread::yield_now();
+    };
+    for r in 0..rounds {
+        pair.value.store(2 * r + 1, Ordering::Release);
+        pong.unpark();
+        while pair.value.load(Ordering::Acquire) != 2 * r + 2 {
+            std::thread::park();
+        }
+    }
+    g.join().unwrap();
+}
+
+static OS_THREAD: OnceLock<std::thread::Thread> = OnceLock::new();
+
+#[test]
+fn park_timeout_returns_after_the_timeout() {
+    let rt = runtime(1);
+    let waited = rt.block_on(|| {
+        let t = std::time::Instant::now();
+        greenrt::park_timeout(Duration::from_millis(20));
+        t.elapsed()
+    });
+    assert!(waited >= Duration::from_millis(20), "{waited:?}");
+}
