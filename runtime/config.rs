@@ -16,6 +16,15 @@ pub const MAX_STACK_SIZE: usize = 1 << 30;
 /// which a typical G touches a few pages.
 pub const DEFAULT_STACK_SIZE: usize = 64 * 1024;
 
+/// Default cap on machines (Go: `sched.maxmcount = 10000`).
+pub const DEFAULT_MAX_MACHINES: usize = 10_000;
+/// Largest accepted `max_machines`.
+pub const MAX_MACHINES: usize = 100_000;
+/// An idle machine's OS thread exits after this long without work.
+pub const DEFAULT_MACHINE_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+/// Longest accepted `GREENRT_SCHEDTRACE` period, in milliseconds (one hour).
+pub const MAX_SCHEDTRACE_MS: usize = 3_600_000;
+
 /// An invalid setting: which one, the value given, and what is accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
@@ -72,6 +81,24 @@ pub fn procs_from_env() -> Result<Option<usize>, ConfigError> {
             what: "GREENRT_PROCS".into(),
             value: v.to_string_lossy().into_owned(),
             accepted: format!("a whole number from 1 to {MAX_PROCS}"),
+        }),
+    }
+}
+
+/// Reads `GREENRT_SCHEDTRACE=<ms>`: print a scheduler trace line every
+/// `<ms>` milliseconds. Unset, empty or `0`: off.
+pub fn schedtrace_from_env() -> Result<Option<std::time::Duration>, ConfigError> {
+    match std::env::var("GREENRT_SCHEDTRACE") {
+        Ok(v) if v.trim().is_empty() => Ok(None),
+        Ok(v) => {
+            let ms = parse_in_range("GREENRT_SCHEDTRACE", &v, 0, MAX_SCHEDTRACE_MS)?;
+            Ok((ms > 0).then(|| std::time::Duration::from_millis(ms as u64)))
+        }
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(v)) => Err(ConfigError {
+            what: "GREENRT_SCHEDTRACE".into(),
+            value: v.to_string_lossy().into_owned(),
+            accepted: format!("a whole number from 0 to {MAX_SCHEDTRACE_MS}"),
         }),
     }
 }

@@ -25,6 +25,8 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod coop;
+pub mod fs;
 mod handle;
 mod join;
 pub mod net;
@@ -33,12 +35,14 @@ pub(crate) mod park;
 mod runtime;
 pub(crate) mod sched;
 pub mod sync;
+mod syscall;
 pub mod time;
 
 pub use handle::GreenThread;
 pub use join::JoinHandle;
 pub use runtime::{run, Builder, Runtime};
-pub use sched::WaitReason;
+pub use sched::{RuntimeStats, WaitReason};
+pub use syscall::syscall;
 pub use time::{sleep, sleep_until};
 
 use sched::context;
@@ -55,7 +59,9 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    runtime::spawn_on(&runtime::current_or_default(), None, f)
+    let h = runtime::spawn_on(&runtime::current_or_default(), None, f);
+    coop::checkpoint();
+    h
 }
 
 /// Spawns a named green thread (the name shows in `current()`, traces and

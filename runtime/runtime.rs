@@ -7,14 +7,17 @@
 
 use std::io;
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use crate::config::{
-    self, ConfigError, DEFAULT_STACK_SIZE, MAX_PROCS, MAX_STACK_SIZE, MIN_STACK_SIZE,
+    self, ConfigError, DEFAULT_MACHINE_IDLE_TIMEOUT, DEFAULT_MAX_MACHINES, DEFAULT_STACK_SIZE,
+    MAX_MACHINES, MAX_PROCS, MAX_STACK_SIZE, MIN_STACK_SIZE,
 };
 use crate::handle::GreenThread;
 use crate::join::{JoinHandle, Packet};
 use crate::sched::context;
 use crate::sched::scheduler::{Config, Scheduler};
+use crate::sched::RuntimeStats;
 
 /// Configures and builds a [`Runtime`].
 ///
@@ -28,6 +31,9 @@ pub struct Builder {
     procs: Option<usize>,
     stack_size: usize,
     thread_name: String,
+    max_machines: usize,
+    machine_idle_timeout: Duration,
+    schedtrace: Option<Option<Duration>>,
 }
 
 impl Default for Builder {
@@ -36,6 +42,9 @@ impl Default for Builder {
             procs: None,
             stack_size: DEFAULT_STACK_SIZE,
             thread_name: "greenrt".into(),
+            max_machines: DEFAULT_MAX_MACHINES,
+            machine_idle_timeout: DEFAULT_MACHINE_IDLE_TIMEOUT,
+            schedtrace: None,
         }
     }
 }
@@ -67,6 +76,30 @@ impl Builder {
         self
     }
 
+    /// Most machines (OS threads) at once, counting those blocked in
+    /// `greenrt::syscall`. Past the cap, a long syscall keeps its processor
+    /// (other green threads wait) rather than failing. Accepted: `procs` to
+    /// 100 000. Default 10 000 (Go's limit).
+    pub fn max_machines(mut self, n: usize) -> Self {
+        self.max_machines = n;
+        self
+    }
+
+    /// How long an idle machine waits for work before its OS thread exits,
+    /// so a burst of blocking syscalls does not leave thousands of threads
+    /// behind. Default 60 s.
+    pub fn machine_idle_timeout(mut self, d: Duration) -> Self {
+        self.machine_idle_timeout = d;
+        self
+    }
+
+    /// Print a schedtrace line to stderr every `period` (`None`: never).
+    /// Overrides `GREENRT_SCHEDTRACE`.
+    pub fn schedtrace(mut self, period: Option<Duration>) -> Self {
+        self.schedtrace = Some(period);
+        self
+    }
+
     /// Builds the runtime. Invalid settings give an `InvalidInput` error
     /// naming the setting and the accepted range. No OS thread starts until
     /// the first green thread does.
@@ -81,10 +114,18 @@ impl Builder {
             MIN_STACK_SIZE,
             MAX_STACK_SIZE,
         )?;
+        let max_machines = check("max_machines", self.max_machines, procs, MAX_MACHINES)?;
+        let schedtrace = match self.schedtrace {
+            Some(p) => p,
+            None => config::schedtrace_from_env()?,
+        };
         let sched = Scheduler::new(Config {
             procs,
             stack_size,
             thread_name: self.thread_name,
+            max_machines,
+            machine_idle_timeout: self.machine_idle_timeout,
+            schedtrace,
         })?;
         Ok(Runtime { sched })
     }
@@ -138,6 +179,11 @@ impl Runtime {
     /// Number of processors.
     pub fn procs(&self) -> usize {
         self.sched.procs()
+    }
+
+    /// A snapshot of the scheduler: processors, machines, queues.
+    pub fn stats(&self) -> RuntimeStats {
+        self.sched.stats()
     }
 
     /// Started green threads that have not finished (running, runnable after

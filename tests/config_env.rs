@@ -21,4 +21,21 @@ fn greenrt_procs_is_validated_and_used() {
     std::env::set_var("GREENRT_PROCS", "");
     assert_eq!(greenrt::config::procs_from_env().unwrap(), None);
     std::env::remove_var("GREENRT_PROCS");
+
+    for bad in ["x", "-5", "3600001"] {
+        std::env::set_var("GREENRT_SCHEDTRACE", bad);
+        let msg = greenrt::Runtime::builder().build().unwrap_err().to_string();
+        assert!(
+            msg.contains("GREENRT_SCHEDTRACE") && msg.contains("0 to 3600000"),
+            "unclear error for {bad:?}: {msg}"
+        );
+    }
+    std::env::set_var("GREENRT_SCHEDTRACE", "0");
+    assert_eq!(greenrt::config::schedtrace_from_env().unwrap(), None);
+    std::env::set_var("GREENRT_SCHEDTRACE", "250");
+    assert_eq!(
+        greenrt::config::schedtrace_from_env().unwrap(),
+        Some(std::time::Duration::from_millis(250))
+    );
+    std::env::remove_var("GREENRT_SCHEDTRACE");
 }

@@ -19,8 +19,12 @@ use super::scheduler::Scheduler;
 /// stack for as long as the M's scheduling loop runs.
 pub(crate) struct MachineContext {
     pub(crate) sched: *const Scheduler,
-    /// The P this M holds (null while it holds none).
-    pub(crate) p: Cell<*const Processor>,
+    /// The P this M holds (null while it holds none). While a G runs, the M
+    /// *lends* its P here as an owned pointer (from `Box::into_raw`): the G
+    /// may move it to its syscall slot and back, or come back with another P
+    /// or none, and the M takes whatever is here when the G switches out.
+    pub(crate) p: Cell<*mut Processor>,
+
     /// The G being run (null while the M is in its own loop).
     pub(crate) g: Cell<*const GreenThread>,
 }
@@ -52,6 +56,25 @@ pub(crate) fn current_g_ptr() -> *const GreenThread {
     // SAFETY: a non-null context points at the live `MachineContext` on this
     // thread's M stack (it is uninstalled before that frame ends).
     unsafe { (*ctx).g.get() }
+}
+
+/// True when sysmon asked the G running on this thread's P to yield.
+#[inline(never)]
+pub(crate) fn preempt_requested() -> bool {
+    let ctx = CONTEXT.try_with(|c| c.get()).unwrap_or(ptr::null());
+    if ctx.is_null() {
+        return false;
+    }
+    // SAFETY: as in `current_g_ptr`; the P pointer is this M's own (lent to
+    // the running G) and valid while it runs.
+    unsafe {
+        let p = (*ctx).p.get();
+        if p.is_null() || (*ctx).g.get().is_null() {
+            return false;
+        }
+        let p: &Processor = &*p;
+        p.shared.preempt.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 /// A counted reference to the running G, if any.

@@ -42,6 +42,8 @@ pub(crate) enum SwitchRequest {
     Yield,
     /// Waiting for a wake: commit the park (see module docs).
     Park,
+    /// Back from a syscall with no P to run on: queue me globally.
+    NeedsP,
 }
 
 pub(crate) type Coro = Coroutine<(), SwitchRequest, (), DefaultStack>;
@@ -76,8 +78,6 @@ pub(crate) struct GreenThread {
     /// Set when the runtime unwinds this G at shutdown, so the join slot can
     /// say "cancelled" instead of exposing corosensei's internal payload.
     cancelled: AtomicBool,
-    /// Set by sysmon (cooperative preemption): yield at the next checkpoint.
-    pub(crate) preempt: AtomicBool,
     pub(crate) sched: Arc<Scheduler>,
     /// Only touched by the M that currently runs this G (or by shutdown after
     /// every M has stopped); the park protocol gives that M exclusive access.
@@ -86,9 +86,13 @@ pub(crate) struct GreenThread {
     yielder: Cell<*const GreenYielder>,
     /// Slot in the scheduler's registry of started Gs (usize::MAX: none).
     pub(crate) registry_slot: Cell<usize>,
+    /// True while this G runs the closure of `greenrt::syscall` (it has no
+    /// P then, so it must not switch).
+    pub(crate) in_syscall: Cell<bool>,
 }
 
-// SAFETY: the `UnsafeCell`/`Cell` fields (`body`, `yielder`, `registry_slot`)
+// SAFETY: the `UnsafeCell`/`Cell` fields (`body`, `yielder`, `registry_slot`,
+// `in_syscall`)
 // are only accessed by the one M that owns the G at a time; ownership passes
 // between threads through run queues and the `state` atomic, which both
 // publish with release/acquire ordering. The coroutine itself is not `Send`
@@ -112,11 +116,11 @@ impl GreenThread {
             state: AtomicU8::new(RUNNING),
             wait_reason: AtomicU8::new(WaitReason::None as u8),
             cancelled: AtomicBool::new(false),
-            preempt: AtomicBool::new(false),
             sched,
             body: UnsafeCell::new(Body::Fresh(task)),
             yielder: Cell::new(std::ptr::null()),
             registry_slot: Cell::new(usize::MAX),
+            in_syscall: Cell::new(false),
         }
     }
 
@@ -162,6 +166,13 @@ impl GreenThread {
     pub(crate) fn switch_out(&self, req: SwitchRequest) {
         if self.cancelled.load(Ordering::Relaxed) {
             return;
+        }
+        if self.in_syscall.get() {
+            panic!(
+                "greenrt: a green thread tried to wait (yield, park, join, sleep, channel, \
+                 lock or socket) inside greenrt::syscall; the closure runs without a \
+                 processor, so it must only make the blocking call itself"
+            );
         }
         let y = self.yielder.get();
         debug_assert!(!y.is_null());

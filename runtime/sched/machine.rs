@@ -66,13 +66,23 @@ impl MachineParker {
         self.cv.notify_one();
     }
 
-    fn wait(&self) -> (Option<Box<Processor>>, bool) {
+    /// Waits to be handed a P. `None`: `timeout` passed first (the M may
+    /// exit). A hand-off that raced the timeout is still delivered later.
+    fn wait(&self, timeout: Duration) -> Option<(Option<Box<Processor>>, bool)> {
         let mut st = self.state.lock();
+        let deadline = Instant::now().checked_add(timeout);
         while !st.woken {
-            self.cv.wait(&mut st);
+            match deadline {
+                Some(d) => {
+                    if self.cv.wait_until(&mut st, d).timed_out() && !st.woken {
+                        return None;
+                    }
+                }
+                None => self.cv.wait(&mut st),
+            }
         }
         st.woken = false;
-        (st.p.take(), st.spinning)
+        Some((st.p.take(), st.spinning))
     }
 }
 
@@ -88,6 +98,9 @@ enum Step {
     Yielded,
     Parked,
     Finished,
+    /// Returned from a syscall whose P was handed away, and no idle P:
+    /// queue the G globally; this M goes idle.
+    NeedsP,
 }
 
 impl Machine {
@@ -105,7 +118,7 @@ impl Machine {
     pub(crate) fn run(mut self) {
         let ctx = MachineContext {
             sched: Arc::as_ptr(&self.sched),
-            p: std::cell::Cell::new(std::ptr::null()),
+            p: std::cell::Cell::new(std::ptr::null_mut()),
             g: std::cell::Cell::new(std::ptr::null()),
         };
         let prev = context::install(&ctx);
@@ -118,20 +131,22 @@ impl Machine {
             self.sched.nmspinning.fetch_sub(1, Ordering::SeqCst);
         }
         if let Some(p) = self.p.take() {
-            ctx.p.set(std::ptr::null());
+            ctx.p.set(std::ptr::null_mut());
             let mut idle = self.sched.idle.lock();
             idle.ps.push(p);
             self.sched.npidle.fetch_add(1, Ordering::SeqCst);
         }
         context::install(prev);
+        self.sched.machine_exited();
     }
 
+    /// Points the context at the P this M holds (a borrowed pointer: the M
+    /// keeps ownership outside of `resume`).
     fn sync_ctx(&self, ctx: &MachineContext) {
-        ctx.p.set(
-            self.p
-                .as_deref()
-                .map_or(std::ptr::null(), |p| p as *const _),
-        );
+        ctx.p
+            .set(self.p.as_deref().map_or(std::ptr::null_mut(), |p| {
+                p as *const Processor as *mut Processor
+            }));
     }
 
     fn p(&self) -> &Processor {
@@ -143,7 +158,7 @@ impl Machine {
     fn execute(&mut self, ctx: &MachineContext, g: Arc<GreenThread>) {
         ctx.g.set(Arc::as_ptr(&g));
         let step = loop {
-            match self.resume(&g) {
+            match self.resume(ctx, &g) {
                 Some(Step::Parked) if !g.commit_park() => continue,
                 Some(step) => break step,
                 None => break Step::Finished,
@@ -157,11 +172,15 @@ impl Machine {
             Step::Finished => {
                 self.sched.registry.remove(&g);
             }
+            Step::NeedsP => {
+                self.sched.global.push(g);
+                self.sched.wakep();
+            }
         }
     }
 
     /// Runs `g` until it switches out. `None`: it could not start.
-    fn resume(&mut self, g: &Arc<GreenThread>) -> Option<Step> {
+    fn resume(&mut self, ctx: &MachineContext, g: &Arc<GreenThread>) -> Option<Step> {
         // SAFETY: this M runs `g` now; nobody else touches its body (the G was
         // popped from a queue, and parked Gs are only re-queued after
         // `commit_park`, which happens after its last switch).
@@ -196,17 +215,28 @@ impl Machine {
         let Body::Started(coro) = body else {
             unreachable!("a queued G is fresh or started")
         };
-        g.preempt.store(false, Ordering::Relaxed);
-        match coro.resume(()) {
+        // Lend the P to the context for the G's run (see `MachineContext::p`).
+        let lent = Box::into_raw(self.p.take().expect("M holds a P to run a G"));
+        ctx.p.set(lent);
+        let result = coro.resume(());
+        let back = ctx.p.get();
+        // SAFETY: a non-null pointer here is an owned P: the one we lent, or
+        // one the G's syscall exit took from the idle list (`Box::into_raw`).
+        self.p = (!back.is_null()).then(|| unsafe { Box::from_raw(back) });
+        self.sync_ctx(ctx);
+        match result {
             CoroutineResult::Yield(SwitchRequest::Yield) => Some(Step::Yielded),
             CoroutineResult::Yield(SwitchRequest::Park) => Some(Step::Parked),
+            CoroutineResult::Yield(SwitchRequest::NeedsP) => Some(Step::NeedsP),
             CoroutineResult::Return(()) => {
                 let Body::Started(coro) = std::mem::replace(body, Body::Done) else {
                     unreachable!()
                 };
                 let stack = coro.into_stack();
-                let p = self.p.as_deref().expect("M holds a P");
-                self.sched.stacks.put(&mut p.stacks.borrow_mut(), stack);
+                match self.p.as_deref() {
+                    Some(p) => self.sched.stacks.put(&mut p.stacks.borrow_mut(), stack),
+                    None => drop(stack),
+                }
                 Some(Step::Finished)
             }
         }
@@ -232,6 +262,13 @@ impl Machine {
             if self.sched.is_shutdown() {
                 return None;
             }
+            if self.p.is_none() {
+                // Back from a syscall without a P.
+                if !self.block(ctx) {
+                    return None;
+                }
+                continue;
+            }
             if let Some(g) = self.local_work() {
                 return Some(g);
             }
@@ -251,7 +288,7 @@ impl Machine {
 
             // Nothing anywhere: give the P back (I1, I2).
             let p = self.p.take().expect("M holds a P");
-            ctx.p.set(std::ptr::null());
+            ctx.p.set(std::ptr::null_mut());
             {
                 let mut idle = self.sched.idle.lock();
                 idle.ps.push(p);
@@ -260,6 +297,7 @@ impl Machine {
                     self.p = idle.ps.pop();
                     self.sched.npidle.fetch_sub(1, Ordering::SeqCst);
                     drop(idle);
+                    self.sched.sysmon.kick();
                     self.sync_ctx(ctx);
                     continue 'top;
                 }
@@ -294,8 +332,10 @@ impl Machine {
             }
         }
         let p = self.p();
-        let tick = p.schedtick.get().wrapping_add(1);
-        p.schedtick.set(tick);
+        let tick = p.tick();
+        if p.shared.preempt.load(Ordering::Relaxed) {
+            p.shared.preempt.store(false, Ordering::Relaxed);
+        }
         if tick % GLOBAL_FAIRNESS_TICKS == 0 {
             if let Some(g) = self.sched.global_pop() {
                 return Some(g);
@@ -382,7 +422,7 @@ impl Machine {
     // ---------------------------------------------------------- block
 
     /// Blocks without a P until there may be work. Returns with a P (true),
-    /// or false at shutdown.
+    /// or false at shutdown or when this M has been idle long enough to exit.
     fn block(&mut self, ctx: &MachineContext) -> bool {
         loop {
             if self.sched.is_shutdown() {
@@ -429,7 +469,22 @@ impl Machine {
                 }
                 idle.ms.push(self.parker.clone());
             }
-            let (p, spinning) = self.parker.wait();
+            let (p, spinning) = match self.parker.wait(self.sched.config.machine_idle_timeout) {
+                Some(handed) => handed,
+                None => {
+                    // Idle too long: leave, unless a waker already took us off
+                    // the idle list — then its hand-off is on the way.
+                    let mut idle = self.sched.idle.lock();
+                    if let Some(i) = idle.ms.iter().position(|m| Arc::ptr_eq(m, &self.parker)) {
+                        idle.ms.swap_remove(i);
+                        return false;
+                    }
+                    drop(idle);
+                    self.parker
+                        .wait(Duration::MAX)
+                        .expect("an untimed wait ends with a hand-off")
+                }
+            };
             if let Some(p) = p {
                 self.p = Some(p);
                 self.sync_ctx(ctx);

@@ -44,7 +44,9 @@ pub(crate) mod registry;
 pub(crate) mod scheduler;
 pub(crate) mod shutdown;
 pub(crate) mod stack;
+pub(crate) mod sysmon;
 mod wait_reason;
 
 pub(crate) use green_thread::GreenThread;
+pub use scheduler::RuntimeStats;
 pub use wait_reason::WaitReason;

@@ -8,7 +8,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::ptr;
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use corosensei::stack::DefaultStack;
@@ -20,6 +20,18 @@ use super::green_thread::GreenThread;
 pub(crate) struct ProcessorShared {
     pub(crate) stealer: Stealer<Arc<GreenThread>>,
     pub(crate) runnext: RunNext,
+    /// Counts schedules (written by the owner only; sysmon reads it to see
+    /// whether one G has run for too long). Every 61st looks at the global
+    /// queue first.
+    pub(crate) schedtick: AtomicU32,
+    /// Set by sysmon: the running G should yield at its next checkpoint.
+    pub(crate) preempt: AtomicBool,
+    /// While the P's M is in a syscall: the P itself, parked here so that
+    /// sysmon can take it (one `swap`) and hand it to another M, or the M can
+    /// take it back on return (the same `swap`: whoever gets non-null owns it).
+    pub(crate) syscall_slot: AtomicPtr<Processor>,
+    /// Counts syscall entries, so sysmon can tell a long syscall from a new one.
+    pub(crate) syscall_tick: AtomicU64,
 }
 
 impl ProcessorShared {
@@ -77,8 +89,6 @@ pub(crate) struct Processor {
     pub(crate) id: usize,
     pub(crate) local: Worker<Arc<GreenThread>>,
     pub(crate) shared: Arc<ProcessorShared>,
-    /// Counts schedules; every 61st looks at the global queue first.
-    pub(crate) schedtick: Cell<u32>,
     /// Consecutive schedules served from `runnext`; bounded so a ping-pong
     /// pair cannot starve the local queue.
     pub(crate) runnext_streak: Cell<u32>,
@@ -92,12 +102,15 @@ impl Processor {
         let shared = Arc::new(ProcessorShared {
             stealer: local.stealer(),
             runnext: RunNext::new(),
+            schedtick: AtomicU32::new(0),
+            preempt: AtomicBool::new(false),
+            syscall_slot: AtomicPtr::new(ptr::null_mut()),
+            syscall_tick: AtomicU64::new(0),
         });
         let p = Box::new(Processor {
             id,
             local,
             shared: shared.clone(),
-            schedtick: Cell::new(0),
             runnext_streak: Cell::new(0),
             stacks: RefCell::new(Vec::new()),
         });
@@ -109,6 +122,19 @@ impl Processor {
         if let Some(old) = self.shared.runnext.replace(g) {
             self.local.push(old);
         }
+    }
+
+    /// Counts one schedule; returns the new tick. (Only the owner writes, so
+    /// a load and a store suffice: no atomic read-modify-write.)
+    #[inline]
+    pub(crate) fn tick(&self) -> u32 {
+        let t = self
+            .shared
+            .schedtick
+            .load(Ordering::Relaxed)
+            .wrapping_add(1);
+        self.shared.schedtick.store(t, Ordering::Relaxed);
+        t
     }
 
     /// Takes every queued G (used at shutdown).

@@ -17,7 +17,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crossbeam_deque::{Injector, Steal};
 use parking_lot::Mutex;
@@ -37,6 +37,12 @@ pub(crate) struct Config {
     pub(crate) procs: usize,
     pub(crate) stack_size: usize,
     pub(crate) thread_name: String,
+    /// Most Ms (OS threads running Gs or blocked in syscalls) at once.
+    pub(crate) max_machines: usize,
+    /// An idle M exits after this long without work.
+    pub(crate) machine_idle_timeout: Duration,
+    /// Print a schedtrace line this often (`GREENRT_SCHEDTRACE`).
+    pub(crate) schedtrace: Option<Duration>,
 }
 
 pub(crate) struct Idle {
@@ -62,7 +68,10 @@ pub(crate) struct Scheduler {
     shutdown: AtomicBool,
     next_gid: AtomicU64,
     next_mid: AtomicUsize,
+    /// Live Ms.
+    pub(crate) mcount: AtomicUsize,
     threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    pub(crate) sysmon: super::sysmon::SysmonHandle,
 }
 
 impl Scheduler {
@@ -93,11 +102,13 @@ impl Scheduler {
             shutdown: AtomicBool::new(false),
             next_gid: AtomicU64::new(1),
             next_mid: AtomicUsize::new(0),
+            mcount: AtomicUsize::new(0),
             threads: Mutex::new(Vec::new()),
+            sysmon: super::sysmon::SysmonHandle::default(),
         }))
     }
 
-    fn arc(&self) -> Arc<Scheduler> {
+    pub(crate) fn arc(&self) -> Arc<Scheduler> {
         self.me.upgrade().expect("scheduler used after drop")
     }
 
@@ -201,29 +212,82 @@ impl Scheduler {
     /// Gives an idle P to an idle (or new) M. `spinning`: the caller already
     /// counted the new M in `nmspinning`.
     pub(crate) fn startm(&self, spinning: bool) {
-        let mut idle = self.idle.lock();
-        let p = match idle.ps.pop() {
-            Some(p) if !self.is_shutdown() => p,
-            other => {
-                if let Some(p) = other {
-                    idle.ps.push(p);
+        let p = {
+            let mut idle = self.idle.lock();
+            match idle.ps.pop() {
+                Some(p) if !self.is_shutdown() => {
+                    self.npidle.fetch_sub(1, Ordering::SeqCst);
+                    self.sysmon.kick();
+                    Some(p)
                 }
-                drop(idle);
-                if spinning {
-                    self.nmspinning.fetch_sub(1, Ordering::SeqCst);
+                other => {
+                    if let Some(p) = other {
+                        idle.ps.push(p);
+                    }
+                    None
                 }
-                return;
             }
         };
-        self.npidle.fetch_sub(1, Ordering::SeqCst);
-        if let Some(m) = idle.ms.pop() {
-            drop(idle);
-            m.hand_off(Some(p), spinning);
-            return;
+        match p {
+            Some(p) => self.start_m_with(p, spinning),
+            None if spinning => {
+                self.nmspinning.fetch_sub(1, Ordering::SeqCst);
+            }
+            None => {}
         }
-        // Keep the lock while registering the thread, so shutdown sees it.
+    }
+
+    /// Runs `p` on an idle M, or a new one. When no M can be had (shutdown,
+    /// the `max_machines` cap, or the OS refuses a thread) the P goes back to
+    /// the idle list: work waits, nothing fails.
+    pub(crate) fn start_m_with(&self, p: Box<Processor>, spinning: bool) {
+        let mut idle = self.idle.lock();
+        if !self.is_shutdown() {
+            if let Some(m) = idle.ms.pop() {
+                drop(idle);
+                m.hand_off(Some(p), spinning);
+                return;
+            }
+            if self.mcount.load(Ordering::SeqCst) < self.config.max_machines {
+                // Keep the lock while registering the thread, so shutdown
+                // sees it.
+                match self.spawn_machine(p, spinning) {
+                    Ok(()) => return,
+                    Err((p, e)) => {
+                        eprintln!(
+                            "greenrt: could not start a machine thread: {e}; continuing with fewer"
+                        );
+                        return self.park_p(idle, p, spinning);
+                    }
+                }
+            }
+        }
+        self.park_p(idle, p, spinning)
+    }
+
+    fn park_p(
+        &self,
+        mut idle: parking_lot::MutexGuard<'_, Idle>,
+        p: Box<Processor>,
+        spinning: bool,
+    ) {
+        idle.ps.push(p);
+        self.npidle.fetch_add(1, Ordering::SeqCst);
+        drop(idle);
+        if spinning {
+            self.nmspinning.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Starts an OS thread for a new M that begins with `p`.
+    fn spawn_machine(
+        &self,
+        p: Box<Processor>,
+        spinning: bool,
+    ) -> Result<(), (Box<Processor>, std::io::Error)> {
         let id = self.next_mid.fetch_add(1, Ordering::Relaxed);
         let sched = self.arc();
+        // The P travels by channel so that a failed spawn gives it back.
         let (tx, rx) = std::sync::mpsc::sync_channel::<Box<Processor>>(1);
         let spawned = std::thread::Builder::new()
             .name(format!("{}-m{id}", self.config.thread_name))
@@ -233,20 +297,47 @@ impl Scheduler {
             });
         match spawned {
             Ok(handle) => {
-                self.threads.lock().push(handle);
-                drop(idle);
+                self.mcount.fetch_add(1, Ordering::SeqCst);
+                let mut threads = self.threads.lock();
+                // Forget Ms that exited after idling, so the list stays short.
+                threads.retain(|h| !h.is_finished());
+                threads.push(handle);
+                drop(threads);
                 tx.send(p).expect("new M is waiting for its P");
+                super::sysmon::ensure_started(self);
+                Ok(())
             }
-            Err(e) => {
-                idle.ps.push(p);
-                self.npidle.fetch_add(1, Ordering::SeqCst);
-                drop(idle);
-                if spinning {
-                    self.nmspinning.fetch_sub(1, Ordering::SeqCst);
-                }
-                eprintln!("greenrt: could not start a machine thread: {e}; continuing with fewer");
-            }
+            Err(e) => Err((p, e)),
         }
+    }
+
+    /// An M's thread is about to end.
+    pub(crate) fn machine_exited(&self) {
+        self.mcount.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// A P taken from a syscall (by sysmon): give it to an M if there is work
+    /// for it, else park it (Go: proc.go `handoffp`).
+    pub(crate) fn handoff_p(&self, p: Box<Processor>) {
+        if self.is_shutdown() {
+            let idle = self.idle.lock();
+            return self.park_p(idle, p, false);
+        }
+        if p.shared.has_work() || !self.global.is_empty() {
+            return self.start_m_with(p, false);
+        }
+        // No work: if nobody spins or idles, start a spinning M so new work
+        // is noticed promptly; otherwise just park the P.
+        if self.nmspinning.load(Ordering::SeqCst) + self.npidle.load(Ordering::SeqCst) == 0
+            && self
+                .nmspinning
+                .compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+        {
+            return self.start_m_with(p, true);
+        }
+        let idle = self.idle.lock();
+        self.park_p(idle, p, false)
     }
 
     /// Takes an idle P, if any.
@@ -254,6 +345,8 @@ impl Scheduler {
         let mut idle = self.idle.lock();
         let p = idle.ps.pop()?;
         self.npidle.fetch_sub(1, Ordering::SeqCst);
+        drop(idle);
+        self.sysmon.kick();
         Some(p)
     }
 
@@ -276,6 +369,7 @@ impl Scheduler {
     /// Stops every M, then cancels every unfinished G (their stacks unwound,
     /// destructors run, joins get `Err`). Idempotent.
     pub(crate) fn shutdown(&self) {
+        self.sysmon.stop();
         let parked = {
             let mut idle = self.idle.lock();
             if self.shutdown.swap(true, Ordering::AcqRel) {
@@ -314,6 +408,61 @@ impl Scheduler {
             self.stacks.put_all(p.stacks.get_mut());
         }
         out
+    }
+}
+
+/// A snapshot of a runtime's scheduler (see [`Runtime::stats`](crate::Runtime::stats)).
+/// Counters are read one by one without a global lock, so they may be
+/// slightly inconsistent with each other while the runtime is busy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RuntimeStats {
+    /// Processors (GOMAXPROCS).
+    pub procs: usize,
+    /// Processors in the idle list.
+    pub idle_procs: usize,
+    /// Live machines (OS threads running green threads, idle, or in syscalls).
+    pub machines: usize,
+    /// Machines parked waiting for a processor.
+    pub idle_machines: usize,
+    /// Machines spinning (looking for work to steal).
+    pub spinning_machines: usize,
+    /// Processors whose machine is inside `greenrt::syscall`.
+    pub in_syscall: usize,
+    /// Green threads in the global run queue.
+    pub global_queue: usize,
+    /// Green threads in each processor's local queue (plus its `runnext`).
+    pub local_queues: Vec<usize>,
+    /// Started green threads that have not finished.
+    pub live_green_threads: usize,
+}
+
+impl Scheduler {
+    /// A snapshot of the counters.
+    pub(crate) fn stats(&self) -> RuntimeStats {
+        let (idle_procs, idle_machines) = {
+            let idle = self.idle.lock();
+            (idle.ps.len(), idle.ms.len())
+        };
+        RuntimeStats {
+            procs: self.procs(),
+            idle_procs,
+            machines: self.mcount.load(Ordering::SeqCst),
+            idle_machines,
+            spinning_machines: self.nmspinning.load(Ordering::SeqCst),
+            in_syscall: self
+                .ps
+                .iter()
+                .filter(|p| !p.syscall_slot.load(Ordering::Relaxed).is_null())
+                .count(),
+            global_queue: self.global.len(),
+            local_queues: self
+                .ps
+                .iter()
+                .map(|p| p.stealer.len() + usize::from(p.runnext.is_some()))
+                .collect(),
+            live_green_threads: self.registry.live(),
+        }
     }
 }
 

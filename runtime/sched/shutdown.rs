@@ -20,7 +20,7 @@ pub(crate) fn unwind_coroutine(g: &GreenThread, coro: Coro) {
     g.mark_cancelled();
     let ctx = MachineContext {
         sched: Arc::as_ptr(&g.sched),
-        p: std::cell::Cell::new(std::ptr::null()),
+        p: std::cell::Cell::new(std::ptr::null_mut()),
         g: std::cell::Cell::new(g as *const GreenThread),
     };
     let prev = context::install(&ctx);

@@ -1,0 +1,275 @@
+//! sysmon — the background monitor thread (Go: proc.go `sysmon`).
+//!
+//! One OS thread per runtime that never holds a P. Every 20 µs while there is
+//! something to do, backing off to 10 ms when nothing happens, it:
+//!
+//! * **retakes Ps from syscalls**: a P whose M has been in one
+//!   `greenrt::syscall` for more than one sysmon tick (≥ 20 µs) is handed to
+//!   another M, so the Gs queued behind it keep running;
+//! * **asks long-running Gs to yield**: a P whose schedule tick has not moved
+//!   for 10 ms gets its `preempt` flag set, which `coop::checkpoint`,
+//!   `yield_now` and other runtime calls honour (cooperative preemption: a
+//!   loop that never calls into the runtime cannot be preempted);
+//! * **prints schedtrace** lines when `GREENRT_SCHEDTRACE` is set.
+//!
+//! When every P is idle it sleeps until a P is taken again (`kick`), so an
+//! idle process is not woken every 10 ms.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+
+use super::scheduler::Scheduler;
+
+/// Shortest sysmon sleep (Go: `delay = 20` µs).
+const MIN_DELAY: Duration = Duration::from_micros(20);
+/// Longest sysmon sleep while any P is busy (Go: capped at 10 ms).
+const MAX_DELAY: Duration = Duration::from_millis(10);
+/// Quiet rounds at `MIN_DELAY` before backing off (Go: "idle > 50").
+const QUIET_ROUNDS_BEFORE_BACKOFF: u32 = 50;
+/// A syscall this old loses its P (one sysmon tick; Go: 20 µs).
+const SYSCALL_RETAKE_AFTER: Duration = Duration::from_micros(20);
+/// Even with idle Ms around and no queued work, a syscall this long loses its
+/// P (Go: `syscallwhen + 10*1000*1000 > now`).
+const SYSCALL_RETAKE_ALWAYS_AFTER: Duration = Duration::from_millis(10);
+/// A G running this long is asked to yield (Go: `forcePreemptNS` = 10 ms).
+const PREEMPT_AFTER: Duration = Duration::from_millis(10);
+
+/// The scheduler's handle on its sysmon thread.
+#[derive(Default)]
+pub(crate) struct SysmonHandle {
+    started: AtomicBool,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    state: Mutex<SleepState>,
+    cv: Condvar,
+    /// Sysmon sleeps until kicked (every P idle).
+    deep: AtomicBool,
+}
+
+#[derive(Default)]
+struct SleepState {
+    stop: bool,
+    kicked: bool,
+}
+
+impl SysmonHandle {
+    /// Wakes a deep-sleeping sysmon: a P just became busy.
+    #[inline]
+    pub(crate) fn kick(&self) {
+        if self.deep.load(Ordering::SeqCst) {
+            let mut st = self.state.lock();
+            st.kicked = true;
+            self.cv.notify_one();
+        }
+    }
+
+    /// Stops and joins the thread (runtime shutdown).
+    pub(crate) fn stop(&self) {
+        {
+            let mut st = self.state.lock();
+            st.stop = true;
+            self.cv.notify_one();
+        }
+        let handle = self.thread.lock().take();
+        if let Some(h) = handle {
+            if h.thread().id() != std::thread::current().id() {
+                let _ = h.join();
+            }
+        }
+    }
+
+    /// Sleeps `d` (None: until kicked). Returns false when told to stop.
+    fn sleep(&self, d: Option<Duration>) -> bool {
+        let mut st = self.state.lock();
+        if st.stop {
+            return false;
+        }
+        match d {
+            Some(d) => {
+                self.cv.wait_for(&mut st, d);
+            }
+            None => {
+                while !st.kicked && !st.stop {
+                    self.cv.wait(&mut st);
+                }
+            }
+        }
+        st.kicked = false;
+        !st.stop
+    }
+}
+
+/// Starts the runtime's sysmon thread once (when its first M starts).
+pub(crate) fn ensure_started(sched: &Scheduler) {
+    if sched.sysmon.started.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let sched = sched.arc();
+    let name = format!("{}-sysmon", sched.config.thread_name);
+    let spawned = std::thread::Builder::new().name(name).spawn({
+        let sched = sched.clone();
+        move || Sysmon::new(sched).run()
+    });
+    match spawned {
+        Ok(h) => *sched.sysmon.thread.lock() = Some(h),
+        Err(e) => eprintln!(
+            "greenrt: could not start sysmon ({e}); syscalls will not hand off their processor"
+        ),
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Seen {
+    syscall_tick: u64,
+    syscall_since: Instant,
+    schedtick: u32,
+    schedtick_since: Instant,
+}
+
+struct Sysmon {
+    sched: Arc<Scheduler>,
+    seen: Vec<Seen>,
+    last_trace: Instant,
+    started: Instant,
+}
+
+impl Sysmon {
+    fn new(sched: Arc<Scheduler>) -> Self {
+        let now = Instant::now();
+        let seen = vec![
+            Seen {
+                syscall_tick: 0,
+                syscall_since: now,
+                schedtick: 0,
+                schedtick_since: now,
+            };
+            sched.procs()
+        ];
+        Sysmon {
+            sched,
+            seen,
+            last_trace: now,
+            started: now,
+        }
+    }
+
+    fn run(mut self) {
+        let mut delay = MIN_DELAY;
+        let mut quiet = 0u32;
+        loop {
+            let handle = &self.sched.sysmon;
+            let all_idle = self.all_idle();
+            let keep_going = if all_idle {
+                // Deep sleep until a P is taken (or the next trace line).
+                handle.deep.store(true, Ordering::SeqCst);
+                let still_idle = self.all_idle();
+                let ok = handle.sleep(if still_idle {
+                    self.sched.config.schedtrace
+                } else {
+                    Some(delay)
+                });
+                handle.deep.store(false, Ordering::SeqCst);
+                delay = MIN_DELAY;
+                quiet = 0;
+                ok
+            } else {
+                handle.sleep(Some(delay))
+            };
+            if !keep_going || self.sched.is_shutdown() {
+                return;
+            }
+            let now = Instant::now();
+            let acted = self.retake(now);
+            self.trace(now);
+            if acted {
+                delay = MIN_DELAY;
+                quiet = 0;
+            } else {
+                quiet += 1;
+                if quiet > QUIET_ROUNDS_BEFORE_BACKOFF {
+                    delay = (delay * 2).min(MAX_DELAY);
+                }
+            }
+        }
+    }
+
+    fn all_idle(&self) -> bool {
+        self.sched.npidle.load(Ordering::SeqCst) == self.sched.procs()
+    }
+
+    /// Retakes Ps from long syscalls and flags long-running Gs. Returns
+    /// whether anything was done.
+    fn retake(&mut self, now: Instant) -> bool {
+        let sched = &self.sched;
+        let mut acted = false;
+        for (i, ps) in sched.ps.iter().enumerate() {
+            let seen = &mut self.seen[i];
+            // Syscalls.
+            let tick = ps.syscall_tick.load(Ordering::Acquire);
+            if !ps.syscall_slot.load(Ordering::Acquire).is_null() {
+                if seen.syscall_tick != tick {
+                    seen.syscall_tick = tick;
+                    seen.syscall_since = now;
+                } else {
+                    let age = now.duration_since(seen.syscall_since);
+                    // Go leaves a P in a syscall alone when nothing waits for
+                    // it and other Ms could pick up new work anyway.
+                    let nothing_waits = !ps.has_work()
+                        && sched.global.is_empty()
+                        && sched.nmspinning.load(Ordering::SeqCst)
+                            + sched.npidle.load(Ordering::SeqCst)
+                            > 0;
+                    if age >= SYSCALL_RETAKE_AFTER
+                        && (!nothing_waits || age >= SYSCALL_RETAKE_ALWAYS_AFTER)
+                    {
+                        let raw = ps.syscall_slot.swap(std::ptr::null_mut(), Ordering::AcqRel);
+                        if !raw.is_null() {
+                            // SAFETY: a non-null slot holds an owned P put
+                            // there by `syscall` (`Box::into_raw`); the swap
+                            // made us its only owner.
+                            let p = unsafe { Box::from_raw(raw) };
+                            sched.handoff_p(p);
+                            acted = true;
+                        }
+                    }
+                }
+            }
+            // Long-running Gs.
+            let st = ps.schedtick.load(Ordering::Relaxed);
+            if seen.schedtick != st {
+                seen.schedtick = st;
+                seen.schedtick_since = now;
+            } else if now.duration_since(seen.schedtick_since) >= PREEMPT_AFTER {
+                ps.preempt.store(true, Ordering::Relaxed);
+                seen.schedtick_since = now;
+            }
+        }
+        acted
+    }
+
+    fn trace(&mut self, now: Instant) {
+        let Some(every) = self.sched.config.schedtrace else {
+            return;
+        };
+        if now.duration_since(self.last_trace) < every {
+            return;
+        }
+        self.last_trace = now;
+        let s = self.sched.stats();
+        eprintln!(
+            "SCHED {}ms: procs={} idleprocs={} threads={} idlethreads={} spinningthreads={} \
+             insyscall={} runqueue={} {:?}",
+            now.duration_since(self.started).as_millis(),
+            s.procs,
+            s.idle_procs,
+            s.machines,
+            s.idle_machines,
+            s.spinning_machines,
+            s.in_syscall,
+            s.global_queue,
+            s.local_queues
+        );
+    }
+}
