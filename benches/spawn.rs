@@ -42,7 +42,11 @@ fn os_spawn_join(c: &mut Criterion) {
     let mut g = c.benchmark_group("spawn");
     g.throughput(Throughput::Elements(1));
     g.bench_function("std_thread_spawn_join", |b| {
-        b.iter(|| std::thread::spawn(|| criterion::black_box(1)).join().unwrap());
+        b.iter(|| {
+            std::thread::spawn(|| criterion::black_box(1))
+                .join()
+                .unwrap()
+        });
     });
     g.finish();
 }

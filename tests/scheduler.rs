@@ -184,7 +184,9 @@ fn handles_cross_threads_and_join_from_another_os_thread() {
         greenrt::sleep(Duration::from_millis(5));
         "done"
     });
-    let joined = std::thread::spawn(move || h.join().unwrap()).join().unwrap();
+    let joined = std::thread::spawn(move || h.join().unwrap())
+        .join()
+        .unwrap();
     assert_eq!(joined, "done");
 }
 
@@ -223,7 +225,11 @@ fn current_reports_id_and_name() {
         let thread_id = h.thread().id();
         let (id, name) = h.join().unwrap();
         assert_eq!(id, thread_id);
-        (id, name, std::thread::spawn(greenrt::current).join().unwrap())
+        (
+            id,
+            name,
+            std::thread::spawn(greenrt::current).join().unwrap(),
+        )
     });
     assert!(id > 0);
     assert_eq!(name.as_deref(), Some("worker-7"));
@@ -260,7 +266,10 @@ fn builder_rejects_bad_settings_with_the_accepted_range() {
     assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
     let msg = e.to_string();
     assert!(msg.contains("procs") && msg.contains("1 to 1024"), "{msg}");
-    let e = greenrt::Runtime::builder().stack_size(100).build().unwrap_err();
+    let e = greenrt::Runtime::builder()
+        .stack_size(100)
+        .build()
+        .unwrap_err();
     let msg = e.to_string();
     assert!(msg.contains("stack_size") && msg.contains("16384"), "{msg}");
 }

@@ -108,7 +108,9 @@ fn destructors_that_use_the_runtime_during_shutdown_do_not_hang() {
 fn runtime_threads_exit_on_drop() {
     let rt = runtime(4);
     rt.block_on(|| {
-        let hs: Vec<_> = (0..100).map(|_| greenrt::spawn!(greenrt::yield_now)).collect();
+        let hs: Vec<_> = (0..100)
+            .map(|_| greenrt::spawn!(greenrt::yield_now))
+            .collect();
         for h in hs {
             h.join().unwrap();
         }

@@ -23,7 +23,9 @@ fn tree(depth: u32, fan: u32, seed: u64) -> u64 {
     }
     let kids: Vec<_> = (0..fan)
         .map(|i| {
-            let s = seed.wrapping_mul(6364136223846793005).wrapping_add(i as u64 + 1);
+            let s = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(i as u64 + 1);
             greenrt::spawn!(move || tree(depth - 1, fan, s))
         })
         .collect();
@@ -34,7 +36,10 @@ fn tree(depth: u32, fan: u32, seed: u64) -> u64 {
 fn spawn_trees_with_yields_and_sleeps() {
     let iters = stress(5);
     for procs in PROCS {
-        let _w = Watchdog::new(&format!("spawn trees procs={procs}"), Duration::from_secs(60));
+        let _w = Watchdog::new(
+            &format!("spawn trees procs={procs}"),
+            Duration::from_secs(60),
+        );
         let rt = runtime(procs);
         for it in 0..iters {
             let n = rt.block_on(move || tree(4, 6, it as u64));
@@ -48,7 +53,10 @@ fn spawn_trees_with_yields_and_sleeps() {
 fn runtime_start_stop_cycles_with_work_in_flight() {
     let iters = stress(20);
     for procs in PROCS {
-        let _w = Watchdog::new(&format!("start/stop procs={procs}"), Duration::from_secs(60));
+        let _w = Watchdog::new(
+            &format!("start/stop procs={procs}"),
+            Duration::from_secs(60),
+        );
         for _ in 0..iters {
             let rt = runtime(procs);
             let counter = Arc::new(AtomicU64::new(0));
