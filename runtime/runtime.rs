@@ -189,7 +189,7 @@ impl Runtime {
     /// Started green threads that have not finished (running, runnable after
     /// their first run, or parked).
     pub fn live_green_threads(&self) -> usize {
-        self.sched.registry.live()
+        self.sched.stats().live_green_threads
     }
 }
 

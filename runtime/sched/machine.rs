@@ -159,7 +159,18 @@ impl Machine {
         ctx.g.set(Arc::as_ptr(&g));
         let step = loop {
             match self.resume(ctx, &g) {
-                Some(Step::Parked) if !g.commit_park() => continue,
+                Some(Step::Parked) => {
+                    // A parked G may be reachable only from user data, so
+                    // shutdown must be able to find it: register it (once)
+                    // before the park is committed and others may run it.
+                    if g.registry_slot.get() == usize::MAX {
+                        self.sched.registry.insert(&g);
+                    }
+                    if g.commit_park() {
+                        break Step::Parked;
+                    }
+                    continue;
+                }
                 Some(step) => break step,
                 None => break Step::Finished,
             }
@@ -170,6 +181,10 @@ impl Machine {
             // Parked: whoever wakes it holds another reference.
             Step::Parked => drop(g),
             Step::Finished => {
+                if let Some(p) = self.p.as_deref() {
+                    let f = &p.shared.finished;
+                    f.store(f.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+                }
                 self.sched.registry.remove(&g);
             }
             Step::NeedsP => {
@@ -201,7 +216,11 @@ impl Machine {
                     return None;
                 }
             };
-            self.sched.registry.insert(g);
+            let p = self.p.as_deref().expect("M holds a P");
+            p.shared.started.store(
+                p.shared.started.load(Ordering::Relaxed) + 1,
+                Ordering::Relaxed,
+            );
             let gp: *const GreenThread = Arc::as_ptr(g);
             let coro = Coro::with_stack(stack, move |yielder, ()| {
                 // SAFETY: the coroutine is stored inside the G it runs, so the

@@ -32,6 +32,10 @@ pub(crate) struct ProcessorShared {
     pub(crate) syscall_slot: AtomicPtr<Processor>,
     /// Counts syscall entries, so sysmon can tell a long syscall from a new one.
     pub(crate) syscall_tick: AtomicU64,
+    /// Gs started / finished on this P (owner-written; a G may start on one P
+    /// and finish on another, so only the sums over all Ps mean anything).
+    pub(crate) started: AtomicU64,
+    pub(crate) finished: AtomicU64,
 }
 
 impl ProcessorShared {
@@ -106,6 +110,8 @@ impl Processor {
             preempt: AtomicBool::new(false),
             syscall_slot: AtomicPtr::new(ptr::null_mut()),
             syscall_tick: AtomicU64::new(0),
+            started: AtomicU64::new(0),
+            finished: AtomicU64::new(0),
         });
         let p = Box::new(Processor {
             id,

@@ -1,10 +1,12 @@
-//! The registry of started green threads (Go's `allgs`).
+//! The registry of green threads that have parked (a subset of Go's `allgs`).
 //!
-//! A started G that is parked may be reachable only from a user's data
-//! structure (a channel's wait list, say). At shutdown the runtime must still
-//! unwind its stack so its destructors run, so every G is entered here when it
-//! first runs and removed when it returns. Shards keep the lock uncontended
-//! when several Ps start and finish Gs at once.
+//! A parked G may be reachable only from a user's data structure (a
+//! channel's wait list, say). At shutdown the runtime must still unwind its
+//! stack so its destructors run, so a G is entered here the first time it
+//! parks and removed when it returns. Gs that never park are always in some
+//! run queue (or running) and need no entry, which keeps short-lived Gs off
+//! this lock entirely. Shards keep the lock uncontended when several Ps
+//! register Gs at once.
 
 use std::sync::Arc;
 
@@ -18,7 +20,6 @@ const SHARDS: usize = 16;
 struct Slab {
     slots: Vec<Option<Arc<GreenThread>>>,
     free: Vec<usize>,
-    live: usize,
 }
 
 pub(crate) struct Registry {
@@ -46,7 +47,6 @@ impl Registry {
                 s.slots.len() - 1
             }
         };
-        s.live += 1;
         g.registry_slot.set(idx);
     }
 
@@ -61,16 +61,10 @@ impl Registry {
             let mut s = self.shards[shard].lock();
             let removed = s.slots[idx].take();
             s.free.push(idx);
-            s.live -= 1;
             removed
         };
         // Drop our reference outside the lock.
         drop(removed);
-    }
-
-    /// Number of started, unfinished Gs.
-    pub(crate) fn live(&self) -> usize {
-        self.shards.iter().map(|s| s.lock().live).sum()
     }
 
     /// Takes every registered G out (shutdown).

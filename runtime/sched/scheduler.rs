@@ -121,9 +121,13 @@ impl Scheduler {
     }
 
     /// Creates a G for `task` and makes it runnable.
-    pub(crate) fn spawn(&self, name: Option<Box<str>>, task: Arc<dyn Task>) -> Arc<GreenThread> {
+    pub(crate) fn spawn(
+        self: &Arc<Self>,
+        name: Option<Box<str>>,
+        task: Arc<dyn Task>,
+    ) -> Arc<GreenThread> {
         let id = self.next_gid.fetch_add(1, Ordering::Relaxed);
-        let g = Arc::new(GreenThread::new(id, name, self.arc(), task));
+        let g = Arc::new(GreenThread::new(id, name, self.clone(), task));
         self.ready(g.clone());
         g
     }
@@ -461,7 +465,11 @@ impl Scheduler {
                 .iter()
                 .map(|p| p.stealer.len() + usize::from(p.runnext.is_some()))
                 .collect(),
-            live_green_threads: self.registry.live(),
+            live_green_threads: {
+                let started: u64 = self.ps.iter().map(|p| p.started.load(Ordering::Relaxed)).sum();
+                let finished: u64 = self.ps.iter().map(|p| p.finished.load(Ordering::Relaxed)).sum();
+                started.saturating_sub(finished) as usize
+            },
         }
     }
 }
