@@ -89,10 +89,13 @@ pub(crate) struct GreenThread {
     /// True while this G runs the closure of `greenrt::syscall` (it has no
     /// P then, so it must not switch).
     pub(crate) in_syscall: Cell<bool>,
+    /// Lowest address of this G's stack mapping (its guard page), for the
+    /// overflow report; 0 until the G starts.
+    pub(crate) stack_guard: Cell<usize>,
 }
 
 // SAFETY: the `UnsafeCell`/`Cell` fields (`body`, `yielder`, `registry_slot`,
-// `in_syscall`)
+// `in_syscall`, `stack_guard`)
 // are only accessed by the one M that owns the G at a time; ownership passes
 // between threads through run queues and the `state` atomic, which both
 // publish with release/acquire ordering. The coroutine itself is not `Send`
@@ -121,6 +124,7 @@ impl GreenThread {
             yielder: Cell::new(std::ptr::null()),
             registry_slot: Cell::new(usize::MAX),
             in_syscall: Cell::new(false),
+            stack_guard: Cell::new(0),
         }
     }
 

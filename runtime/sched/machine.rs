@@ -12,6 +12,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use corosensei::stack::Stack;
 use corosensei::CoroutineResult;
 use crossbeam_deque::Steal;
 use parking_lot::{Condvar, Mutex};
@@ -122,6 +123,11 @@ impl Machine {
             g: std::cell::Cell::new(std::ptr::null()),
         };
         let prev = context::install(&ctx);
+        if let Err(e) = super::overflow::ensure_alt_stack() {
+            eprintln!(
+                "greenrt: no alternate signal stack ({e}); stack overflows will not be reported"
+            );
+        }
         self.sync_ctx(&ctx);
         while let Some(g) = self.find_runnable(&ctx) {
             self.execute(&ctx, g);
@@ -216,6 +222,7 @@ impl Machine {
                     return None;
                 }
             };
+            g.stack_guard.set(stack.limit().get());
             let p = self.p.as_deref().expect("M holds a P");
             p.shared.started.store(
                 p.shared.started.load(Ordering::Relaxed) + 1,

@@ -39,6 +39,7 @@
 pub(crate) mod context;
 pub(crate) mod green_thread;
 pub(crate) mod machine;
+mod overflow;
 pub(crate) mod processor;
 pub(crate) mod registry;
 pub(crate) mod scheduler;

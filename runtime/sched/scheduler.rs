@@ -76,6 +76,7 @@ pub(crate) struct Scheduler {
 
 impl Scheduler {
     pub(crate) fn new(config: Config) -> std::io::Result<Arc<Scheduler>> {
+        super::overflow::install_handler();
         let netpoll = NetPoller::new()?;
         let mut ps = Vec::with_capacity(config.procs);
         let mut shared = Vec::with_capacity(config.procs);
@@ -466,8 +467,16 @@ impl Scheduler {
                 .map(|p| p.stealer.len() + usize::from(p.runnext.is_some()))
                 .collect(),
             live_green_threads: {
-                let started: u64 = self.ps.iter().map(|p| p.started.load(Ordering::Relaxed)).sum();
-                let finished: u64 = self.ps.iter().map(|p| p.finished.load(Ordering::Relaxed)).sum();
+                let started: u64 = self
+                    .ps
+                    .iter()
+                    .map(|p| p.started.load(Ordering::Relaxed))
+                    .sum();
+                let finished: u64 = self
+                    .ps
+                    .iter()
+                    .map(|p| p.finished.load(Ordering::Relaxed))
+                    .sum();
                 started.saturating_sub(finished) as usize
             },
         }

@@ -38,6 +38,10 @@ impl StackPool {
         }
     }
 
+    pub(crate) fn stack_size(&self) -> usize {
+        self.size
+    }
+
     /// A stack for a G about to start: from `cache`, else the global list,
     /// else a fresh mapping.
     pub(crate) fn get(&self, cache: &mut Vec<DefaultStack>) -> io::Result<DefaultStack> {
