@@ -77,7 +77,7 @@ where
 
 /// Spawns a green thread: `spawn!(move || work())` or `spawn!({ block })`.
 ///
-/// Same as [`spawn`]; the block form wraps the block in a `move` closure.
+/// Same as [`spawn()`]; the block form wraps the block in a `move` closure.
 #[macro_export]
 macro_rules! spawn {
     ($body:block) => {

@@ -10,40 +10,216 @@
 //!
 //! The poller never calls into the scheduler: it returns the Gs it found ready
 //! as a list and the scheduler queues them (DESIGN.md §4).
+//!
+//! # Poll descriptors
+//!
+//! Every socket that ever had to wait is registered once, edge-triggered, for
+//! the directions it can use, and gets a [`PollDesc`] (Go's `pollDesc`): a
+//! read half and a write half, each with
+//!
+//! * a **readiness sequence** — bumped by the poller on every event for that
+//!   direction (and by [`NetPoller::unblock`]), and
+//! * a **waiter list** — the Gs parked on that direction.
+//!
+//! The token handed to mio names a slot in a generation-checked slab, so an
+//! event that was already in flight when its socket was deregistered (or whose
+//! slot was reused by a newer socket) is recognised as stale and dropped,
+//! instead of waking the wrong G or touching freed memory.
+//!
+//! # The no-lost-wake-up protocol
+//!
+//! Edge-triggered readiness is reported once per transition, so a G must not
+//! miss the edge that arrives between its `WouldBlock` and its park:
+//!
+//! 1. the G snapshots the direction's sequence, *then* tries the syscall;
+//! 2. on `WouldBlock` it [`arm`](NetPoller::arm)s: pushes itself on the waiter
+//!    list, bumps the list's count, and re-reads the sequence — if it moved,
+//!    an edge arrived after the snapshot: it disarms and retries the syscall;
+//! 3. otherwise it parks; the poller bumps the sequence *first* and reads the
+//!    count *second*.
+//!
+//! The G writes the count then reads the sequence; the poller writes the
+//! sequence then reads the count; all four are `SeqCst`, so at least one side
+//! sees the other's write (the store-buffering pattern): either the G sees
+//! the new sequence and does not park, or the poller sees the waiter and
+//! wakes it. Waking uses the G's park state (green_thread.rs), so a wake that
+//! lands before the park has switched out is kept as a permit, not lost.
+//! Park may also return spuriously: callers always retry the syscall.
 
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use mio::{Events, Poll, Token, Waker};
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Registry, Token, Waker};
 use parking_lot::Mutex;
 
+use crate::park::Unparker;
 use crate::sched::GreenThread;
 
 const WAKER_TOKEN: Token = Token(usize::MAX);
 /// Events taken per poll (Go's netpoll reads 128 at a time).
 const EVENTS_PER_POLL: usize = 128;
 
+/// Bits of a token that name the slab slot; the rest carry its generation.
+/// 2^32 slots on 64-bit targets; 2^20 (a million sockets) on 32-bit ones.
+const INDEX_BITS: u32 = if usize::BITS >= 64 { 32 } else { 20 };
+const INDEX_MASK: usize = (1 << INDEX_BITS) - 1;
+/// Generations wrap below the top bit so no token ever equals `WAKER_TOKEN`.
+const GEN_MASK: usize = (usize::MAX >> INDEX_BITS) >> 1;
+/// Sysmon polls the network when nobody has for this long (Go: sysmon's
+/// `lastpoll + 10*1000*1000 < now` check in proc.go).
+pub(crate) const FORCED_POLL_INTERVAL: Duration = Duration::from_millis(10);
+
+/// Which half of a socket a G waits on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Direction {
+    /// Readable: data, a pending connection, EOF or an error.
+    Read,
+    /// Writable: buffer space, a finished connect, or an error.
+    Write,
+}
+
+/// One direction of a poll descriptor: its readiness sequence and waiters.
+struct Half {
+    /// Readiness edges seen so far (wrapping). See the module docs.
+    seq: AtomicU32,
+    /// `list.len()`, readable without the lock: lets the poller skip the
+    /// lock for the common event that nobody waits for.
+    waiting: AtomicU32,
+    list: Mutex<Vec<Unparker>>,
+}
+
+impl Half {
+    fn new() -> Self {
+        Half {
+            seq: AtomicU32::new(0),
+            waiting: AtomicU32::new(0),
+            list: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+/// The per-socket state the poller and the parked Gs share (Go's `pollDesc`).
+pub(crate) struct PollDesc {
+    token: Token,
+    read: Half,
+    write: Half,
+}
+
+impl PollDesc {
+    fn half(&self, dir: Direction) -> &Half {
+        match dir {
+            Direction::Read => &self.read,
+            Direction::Write => &self.write,
+        }
+    }
+
+    /// The readiness sequence of `dir`: snapshot it *before* the syscall
+    /// whose `WouldBlock` would make you wait (module docs, step 1).
+    pub(crate) fn readiness(&self, dir: Direction) -> u32 {
+        self.half(dir).seq.load(Ordering::SeqCst)
+    }
+}
+
+impl std::fmt::Debug for PollDesc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PollDesc")
+            .field("token", &self.token.0)
+            .field("read_seq", &self.read.seq.load(Ordering::Relaxed))
+            .field("write_seq", &self.write.seq.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+/// Token → descriptor, with generations against stale events.
+#[derive(Default)]
+struct Slab {
+    slots: Vec<Slot>,
+    free: Vec<usize>,
+}
+
+#[derive(Default)]
+struct Slot {
+    generation: usize,
+    desc: Option<Arc<PollDesc>>,
+}
+
+impl Slab {
+    fn insert(&mut self) -> io::Result<Arc<PollDesc>> {
+        let index = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                if self.slots.len() > INDEX_MASK {
+                    return Err(io::Error::other(format!(
+                        "greenrt: more than {INDEX_MASK} sockets registered with one netpoller"
+                    )));
+                }
+                self.slots.push(Slot::default());
+                self.slots.len() - 1
+            }
+        };
+        let slot = &mut self.slots[index];
+        let desc = Arc::new(PollDesc {
+            token: Token((slot.generation << INDEX_BITS) | index),
+            read: Half::new(),
+            write: Half::new(),
+        });
+        slot.desc = Some(desc.clone());
+        Ok(desc)
+    }
+
+    fn get(&self, token: Token) -> Option<&Arc<PollDesc>> {
+        let slot = self.slots.get(token.0 & INDEX_MASK)?;
+        let desc = slot.desc.as_ref()?;
+        (desc.token == token).then_some(desc)
+    }
+
+    fn remove(&mut self, token: Token) {
+        let index = token.0 & INDEX_MASK;
+        if let Some(slot) = self.slots.get_mut(index) {
+            if slot.desc.as_ref().is_some_and(|d| d.token == token) {
+                slot.desc = None;
+                slot.generation = (slot.generation + 1) & GEN_MASK;
+                self.free.push(index);
+            }
+        }
+    }
+}
+
 pub(crate) struct NetPoller {
     poll: Mutex<(Poll, Events)>,
+    /// A clone of the poll's registry, so sockets can (de)register while an
+    /// M is blocked in `poll` holding the lock above.
+    registry: Registry,
     waker: Waker,
+    descs: Mutex<Slab>,
     /// An M is blocked in `poll` with a timeout (so `wake` has a sleeper).
     blocked: AtomicBool,
     /// Gs parked on sockets right now; the scheduling loop skips the
     /// non-blocking poll while this is zero.
     waiters: AtomicUsize,
+    /// When a poll last returned, in nanoseconds since `created`.
+    last_poll: AtomicU64,
+    created: Instant,
 }
 
 impl NetPoller {
     pub(crate) fn new() -> io::Result<Self> {
         let poll = Poll::new()?;
+        let registry = poll.registry().try_clone()?;
         let waker = Waker::new(poll.registry(), WAKER_TOKEN)?;
         Ok(NetPoller {
             poll: Mutex::new((poll, Events::with_capacity(EVENTS_PER_POLL))),
+            registry,
             waker,
+            descs: Mutex::new(Slab::default()),
             blocked: AtomicBool::new(false),
             waiters: AtomicUsize::new(0),
+            last_poll: AtomicU64::new(0),
+            created: Instant::now(),
         })
     }
 
@@ -60,24 +236,152 @@ impl NetPoller {
         if blocking {
             self.blocked.store(false, Ordering::SeqCst);
         }
-        let ready = Vec::new();
+        let since = self.created.elapsed().as_nanos().min(u64::MAX as u128) as u64;
+        self.last_poll.store(since, Ordering::Relaxed);
+        let mut ready = Vec::new();
         match res {
-            Ok(()) => {
+            Ok(()) if !events.is_empty() => {
+                let descs = self.descs.lock();
                 for ev in events.iter() {
                     if ev.token() == WAKER_TOKEN {
                         continue;
                     }
+                    // A stale token (socket gone, slot reused) finds nothing.
+                    let Some(desc) = descs.get(ev.token()) else {
+                        continue;
+                    };
+                    // Errors and hang-ups wake both halves: the retried
+                    // syscall then reports what happened.
+                    if ev.is_readable() || ev.is_read_closed() || ev.is_error() || ev.is_priority()
+                    {
+                        self.fire(&desc.read, &mut ready);
+                    }
+                    if ev.is_writable() || ev.is_write_closed() || ev.is_error() {
+                        self.fire(&desc.write, &mut ready);
+                    }
                 }
             }
+            Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => eprintln!("greenrt: netpoll failed: {e}"),
         }
         Some(ready)
     }
 
+    /// Records a readiness edge on `half` and takes its waiters: Gs of this
+    /// runtime go into `ready`; anyone else is woken through its own
+    /// unparker (a G of another runtime that borrowed this socket).
+    fn fire(&self, half: &Half, ready: &mut Vec<Arc<GreenThread>>) {
+        // Sequence first, count second (module docs).
+        half.seq.fetch_add(1, Ordering::SeqCst);
+        if half.waiting.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        let mut list = half.list.lock();
+        let n = list.len();
+        half.waiting.store(0, Ordering::SeqCst);
+        self.waiters.fetch_sub(n, Ordering::Relaxed);
+        for waiter in list.drain(..) {
+            match &waiter {
+                Unparker::Green(g) if std::ptr::eq(&g.sched.netpoll, self) => {
+                    if let Some(g) = waiter.wake_for_list() {
+                        ready.push(g);
+                    }
+                }
+                _ => waiter.unpark(),
+            }
+        }
+    }
+
+    /// Registers `fd` (edge-triggered, for `interest`) and returns its
+    /// descriptor. The caller must [`deregister`](Self::deregister) it
+    /// before closing `fd`.
+    pub(crate) fn register(&self, fd: RawFd, interest: Interest) -> io::Result<Arc<PollDesc>> {
+        let desc = self.descs.lock().insert()?;
+        if let Err(e) = self
+            .registry
+            .register(&mut SourceFd(&fd), desc.token, interest)
+        {
+            self.descs.lock().remove(desc.token);
+            return Err(e);
+        }
+        Ok(desc)
+    }
+
+    /// Removes `fd`'s registration. `fd` must still be open. Events already
+    /// read for it are dropped as stale; any G still parked on it is woken.
+    pub(crate) fn deregister(&self, fd: RawFd, desc: &PollDesc) -> Vec<Unparker> {
+        // Failure means the fd was already gone from the epoll set (it was
+        // closed elsewhere); the slab entry must go either way.
+        let _ = self.registry.deregister(&mut SourceFd(&fd));
+        self.descs.lock().remove(desc.token);
+        self.unblock(desc)
+    }
+
+    /// Adds `me` to `dir`'s waiters unless readiness moved since the caller
+    /// read `seen` (module docs, step 2). Returns `true` when the caller may
+    /// park; `false` when it must retry its syscall instead.
+    pub(crate) fn arm(&self, desc: &PollDesc, dir: Direction, me: &Unparker, seen: u32) -> bool {
+        let half = desc.half(dir);
+        {
+            let mut list = half.list.lock();
+            list.push(me.clone());
+            half.waiting.store(list.len() as u32, Ordering::SeqCst);
+            self.waiters.fetch_add(1, Ordering::Relaxed);
+        }
+        if half.seq.load(Ordering::SeqCst) != seen {
+            self.disarm(desc, dir, me);
+            return false;
+        }
+        true
+    }
+
+    /// Removes `me` from `dir`'s waiters if it is still there (it woke for
+    /// another reason: a timeout, a spurious return, an unwind).
+    pub(crate) fn disarm(&self, desc: &PollDesc, dir: Direction, me: &Unparker) {
+        let half = desc.half(dir);
+        if half.waiting.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        let mut list = half.list.lock();
+        if let Some(i) = list.iter().position(|w| same_waiter(w, me)) {
+            list.swap_remove(i);
+            half.waiting.store(list.len() as u32, Ordering::SeqCst);
+            self.waiters.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Bumps both readiness sequences and takes every waiter, for the caller
+    /// to unpark: used when a socket is closed under Gs parked on it, which
+    /// then retry, see the closed flag and fail instead of hanging.
+    pub(crate) fn unblock(&self, desc: &PollDesc) -> Vec<Unparker> {
+        let mut woken = Vec::new();
+        for half in [&desc.read, &desc.write] {
+            half.seq.fetch_add(1, Ordering::SeqCst);
+            let mut list = half.list.lock();
+            half.waiting.store(0, Ordering::SeqCst);
+            self.waiters.fetch_sub(list.len(), Ordering::Relaxed);
+            woken.append(&mut list);
+        }
+        woken
+    }
+
     /// True when some G waits for a socket (worth a non-blocking poll).
     pub(crate) fn has_waiters(&self) -> bool {
         self.waiters.load(Ordering::Relaxed) != 0
+    }
+
+    /// True when Gs wait on sockets but nobody has polled for
+    /// [`FORCED_POLL_INTERVAL`] and no M is blocked in `poll`: every P is
+    /// busy, and ready network Gs would starve behind runnable ones until a
+    /// local queue drains. Sysmon should then `poll(Some(ZERO))` and queue
+    /// the list globally (Go's sysmon does exactly this).
+    pub(crate) fn poll_overdue(&self) -> bool {
+        if !self.has_waiters() || self.is_blocked() {
+            return false;
+        }
+        let last = Duration::from_nanos(self.last_poll.load(Ordering::Relaxed));
+        self.created.elapsed().saturating_sub(last) >= FORCED_POLL_INTERVAL
     }
 
     /// True while an M is blocked in `poll`.
@@ -90,5 +394,58 @@ impl NetPoller {
         if let Err(e) = self.waker.wake() {
             eprintln!("greenrt: could not wake the netpoller: {e}");
         }
+    }
+}
+
+/// True when both name the same G or OS thread.
+fn same_waiter(a: &Unparker, b: &Unparker) -> bool {
+    match (a, b) {
+        (Unparker::Green(a), Unparker::Green(b)) => Arc::ptr_eq(a, b),
+        (Unparker::Os(a), Unparker::Os(b)) => a.id() == b.id(),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stale_tokens_are_not_found() {
+        let mut slab = Slab::default();
+        let a = slab.insert().unwrap();
+        let old = a.token;
+        slab.remove(old);
+        let b = slab.insert().unwrap();
+        assert_eq!(b.token.0 & INDEX_MASK, old.0 & INDEX_MASK, "slot reused");
+        assert_ne!(b.token, old);
+        assert!(slab.get(old).is_none());
+        assert!(slab.get(b.token).is_some());
+        assert_ne!(b.token, WAKER_TOKEN);
+    }
+
+    #[test]
+    fn arm_refuses_after_an_edge() {
+        let poller = NetPoller::new().unwrap();
+        let desc = poller.descs.lock().insert().unwrap();
+        let me = Unparker::Os(std::thread::current());
+        let seen = desc.readiness(Direction::Read);
+        let mut ready = Vec::new();
+        poller.fire(&desc.read, &mut ready);
+        assert!(!poller.arm(&desc, Direction::Read, &me, seen));
+        assert!(!poller.has_waiters());
+        let seen = desc.readiness(Direction::Read);
+        assert!(poller.arm(&desc, Direction::Read, &me, seen));
+        assert!(poller.has_waiters());
+        poller.fire(&desc.read, &mut ready);
+        assert!(!poller.has_waiters(), "fire takes the waiters");
+        assert!(poller.arm(
+            &desc,
+            Direction::Write,
+            &me,
+            desc.readiness(Direction::Write)
+        ));
+        assert_eq!(poller.unblock(&desc).len(), 1);
+        assert!(!poller.has_waiters());
     }
 }

@@ -1,2 +1,81 @@
 //! Green sockets: std-like blocking-style TCP and UDP that park only the
 //! green thread, woken by the netpoller.
+//!
+//! [`TcpListener`], [`TcpStream`] and [`UdpSocket`] have `std::net`'s names,
+//! signatures and semantics, so moving code onto green threads is a change of
+//! import. Write plain sequential code — one green thread per connection —
+//! and the runtime multiplexes it: a call that cannot complete parks the
+//! calling green thread, its processor runs other green threads, and the
+//! netpoller (one `epoll` per runtime, via mio) makes it runnable again when
+//! the socket is ready. This is Go's model: the simplicity of a thread per
+//! connection at the cost of an event loop.
+//!
+//! ```no_run
+//! use std::io::{Read, Write};
+//! use greenrt::net::TcpListener;
+//!
+//! greenrt::run(|| -> std::io::Result<()> {
+//!     let listener = TcpListener::bind("127.0.0.1:7000")?;
+//!     loop {
+//!         let (mut conn, _) = listener.accept()?;
+//!         greenrt::spawn(move || {
+//!             let mut buf = [0u8; 4096];
+//!             loop {
+//!                 match conn.read(&mut buf) {
+//!                     Ok(0) | Err(_) => break,
+//!                     Ok(n) if conn.write_all(&buf[..n]).is_err() => break,
+//!                     Ok(_) => {}
+//!                 }
+//!             }
+//!         });
+//!     }
+//! })?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! # Where they work
+//! * **In a green thread** a blocking call parks only that green thread.
+//! * **On a plain OS thread** (outside any runtime) the same call blocks the
+//!   thread in `poll(2)`, like `std`. A socket may move between the two.
+//!
+//! # Timeouts
+//! `set_read_timeout` / `set_write_timeout` behave as in `std`: a call that
+//! times out fails with [`std::io::ErrorKind::WouldBlock`] (what `std`
+//! returns on Unix); `Some(Duration::ZERO)` is rejected. They are shared by
+//! all handles to a socket, like socket options.
+//! `TcpStream::connect_timeout` fails with `TimedOut`.
+//!
+//! # Several green threads, one socket
+//! `try_clone` gives another handle to the same socket (one fd, one netpoller
+//! registration), e.g. for a reader and a writer green thread. For streams
+//! and UDP sockets, handles are independent owners as in `std`: the socket
+//! closes with the last one, and `TcpStream::shutdown` is how one green
+//! thread makes another's blocked read or write return. For listeners,
+//! dropping any handle closes the listener and wakes every green thread
+//! blocked in `accept` with an error (Go's `Listener.Close`); see
+//! [`TcpListener::try_clone`].
+//!
+//! # Name resolution
+//! Every function taking a `ToSocketAddrs` resolves it like `std`, but runs
+//! the system resolver inside [`crate::syscall`], so a slow DNS lookup hands
+//! its processor to another OS thread instead of stalling other green
+//! threads. [`to_socket_addrs`] and [`lookup_host`] expose the same lookup.
+//!
+//! # Caveats
+//! * A socket registers with the runtime of the first green thread that has
+//!   to wait on it. Green threads of another runtime can use it too (their
+//!   wake-ups are forwarded), but only while that first runtime lives; after
+//!   it shuts down, waiting on the socket from a green thread fails.
+
+mod addr;
+mod os_wait;
+mod resolve;
+mod socket;
+mod tcp_listener;
+mod tcp_stream;
+mod udp;
+
+pub use resolve::{lookup_host, to_socket_addrs};
+pub use tcp_listener::{Incoming, TcpListener};
+pub use tcp_stream::TcpStream;
+pub use udp::UdpSocket;

@@ -1,0 +1,73 @@
+//! `--mode green`: one green thread per connection, written as plain
+//! blocking code on `greenrt::net`. The accept loop is a green thread too;
+//! a signal stops it by dropping a clone of the listener, which wakes the
+//! parked `accept` with an error (greenrt's listener-close semantics).
+
+use std::io::{self, Read, Write};
+
+use greenrt::net::{TcpListener, TcpStream};
+
+use crate::signals;
+use crate::stats::{transient_accept_error, Backoff, ACCEPT_LOG, BUF_SIZE, STATS};
+
+pub fn run(listener: TcpListener, procs: Option<usize>) -> io::Result<()> {
+    let mut builder = greenrt::Runtime::builder().thread_name("echo");
+    if let Some(p) = procs {
+        builder = builder.procs(p);
+    }
+    let rt = builder.build()?;
+    let closer = listener.try_clone()?;
+    signals::on_termination(move || drop(closer));
+    rt.block_on(move || accept_loop(listener));
+    // Dropping the runtime cancels every connection's green thread; their
+    // stacks unwind and their sockets close.
+    drop(rt);
+    Ok(())
+}
+
+fn accept_loop(listener: TcpListener) {
+    let mut backoff = Backoff::new();
+    loop {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                backoff.reset();
+                STATS
+                    .accepted
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                greenrt::spawn(move || serve(stream));
+            }
+            Err(_) if signals::stopping() => return,
+            Err(e) if transient_accept_error(&e) => {}
+            Err(e) => {
+                STATS
+                    .accept_errors
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let wait = backoff.fail();
+                ACCEPT_LOG.log(|| format!("accept failed: {e}; retrying in {wait:?}"));
+                greenrt::sleep(wait);
+            }
+        }
+    }
+}
+
+/// Echoes until EOF or an error. `write_all` parks while the client does not
+/// read, and nothing is read meanwhile: the backpressure is the code shape.
+fn serve(mut stream: TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let mut buf = vec![0u8; BUF_SIZE];
+    let mut echoed = 0u64;
+    let failed = loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break false,
+            Ok(n) => {
+                if stream.write_all(&buf[..n]).is_err() {
+                    break true;
+                }
+                echoed += n as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => break true,
+        }
+    };
+    STATS.connection_done(echoed, failed);
+}

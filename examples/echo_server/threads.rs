@@ -1,0 +1,133 @@
+//! `--mode thread`: the classic design — `std::net` blocking calls, one OS
+//! thread per connection. The baseline green threads must beat at scale.
+//!
+//! Threads get 64 KiB stacks, like a green thread's default, so the memory
+//! comparison is about the design and not a 2 MiB default. When the OS
+//! refuses a thread (limits on threads, memory or mappings), the new
+//! connection is closed with a clear message and the server keeps serving
+//! the others.
+//!
+//! One limit cannot be left to the OS: every `std` thread maps its stack and
+//! an alternate signal stack, each with a guard page — about four memory
+//! mappings — and when `vm.max_map_count` (65 530 by default) runs out
+//! mid-way, `std` fails *inside the new thread* while installing the signal
+//! stack, which aborts the whole process. So the server counts its
+//! connection threads and refuses connections beyond what the mapping limit
+//! allows, instead of crashing (this happened at ~16 400 threads here).
+
+use std::io::{self, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::signals;
+use crate::stats::{transient_accept_error, Backoff, Throttled, ACCEPT_LOG, BUF_SIZE, STATS};
+
+const THREAD_STACK: usize = 64 * 1024;
+/// Memory mappings one `std` thread costs: stack + guard page, and the
+/// alternate signal stack + guard page `std` sets up for overflow reports.
+const MAPS_PER_THREAD: usize = 4;
+/// Mappings left for everything else (heap arenas, libraries, the binary).
+const MAPS_RESERVED: usize = 2048;
+
+static SPAWN_LOG: Throttled = Throttled::new();
+/// Connection threads alive right now.
+static LIVE_THREADS: AtomicUsize = AtomicUsize::new(0);
+
+/// The most connection threads this process can start without running out
+/// of memory mappings (module docs).
+fn thread_limit() -> usize {
+    let max_maps = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .ok()
+        .and_then(|s| s.trim().parse::<usize>().ok())
+        .unwrap_or(65_530);
+    max_maps.saturating_sub(MAPS_RESERVED) / MAPS_PER_THREAD
+}
+
+/// Decrements `LIVE_THREADS` when a connection thread ends (even by panic).
+struct LiveThread;
+
+impl Drop for LiveThread {
+    fn drop(&mut self) {
+        LIVE_THREADS.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+pub fn run(listener: TcpListener) -> io::Result<()> {
+    let fd = listener.as_raw_fd();
+    // shutdown(2) on a listening socket makes a blocked accept(2) return
+    // (EINVAL) on Linux; closing the fd would not.
+    signals::on_termination(move || {
+        // SAFETY: shutdown on the listener's fd, which `run` keeps open until
+        // the accept loop has returned; no memory is passed.
+        unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+    });
+    let limit = thread_limit();
+    eprintln!(
+        "echo_server: thread mode serves at most {limit} connections at once (vm.max_map_count)"
+    );
+    let mut backoff = Backoff::new();
+    loop {
+        match listener.accept() {
+            Ok((stream, peer)) => {
+                backoff.reset();
+                STATS.accepted.fetch_add(1, Ordering::Relaxed);
+                let live = LIVE_THREADS.fetch_add(1, Ordering::Relaxed);
+                let spawned = if live >= limit {
+                    Err(io::Error::other(format!(
+                        "the thread limit of {limit} is reached"
+                    )))
+                } else {
+                    std::thread::Builder::new()
+                        .name("conn".into())
+                        .stack_size(THREAD_STACK)
+                        .spawn(move || {
+                            let _live = LiveThread;
+                            serve(stream)
+                        })
+                        .map(drop)
+                };
+                if let Err(e) = spawned {
+                    // The stream was dropped with the closure (or is dropped
+                    // here): the client sees its connection closed.
+                    LIVE_THREADS.fetch_sub(1, Ordering::Relaxed);
+                    STATS.refused.fetch_add(1, Ordering::Relaxed);
+                    SPAWN_LOG.log(|| {
+                        format!(
+                            "cannot start a thread for the connection from {peer} \
+                             ({live} connection threads live): {e}; closing it, still serving the others"
+                        )
+                    });
+                }
+            }
+            Err(_) if signals::stopping() => return Ok(()),
+            Err(e) if transient_accept_error(&e) => {}
+            Err(e) => {
+                STATS.accept_errors.fetch_add(1, Ordering::Relaxed);
+                let wait = backoff.fail();
+                ACCEPT_LOG.log(|| format!("accept failed: {e}; retrying in {wait:?}"));
+                std::thread::sleep(wait);
+            }
+        }
+    }
+}
+
+fn serve(mut stream: TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let mut buf = vec![0u8; BUF_SIZE];
+    let mut echoed = 0u64;
+    let failed = loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break false,
+            Ok(n) => {
+                if stream.write_all(&buf[..n]).is_err() {
+                    break true;
+                }
+                echoed += n as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => break true,
+        }
+    };
+    STATS.connection_done(echoed, failed);
+}
