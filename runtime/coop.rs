@@ -13,7 +13,7 @@ use crate::sched::context;
 #[inline]
 pub fn checkpoint() {
     if should_yield() {
-        crate::yield_now();
+        crate::yield_preempted();
     }
 }
 

@@ -100,6 +100,15 @@ pub fn yield_now() {
     }
 }
 
+/// Yields after a preemption request: to the back of the global queue.
+pub(crate) fn yield_preempted() {
+    let g = context::current_g_ptr();
+    if !g.is_null() {
+        // SAFETY: the running G is kept alive by its M while it runs.
+        unsafe { (*g).switch_out(sched::green_thread::SwitchRequest::Preempted) }
+    }
+}
+
 /// Number of processors of the caller's runtime (the default runtime's
 /// outside any green thread).
 pub fn procs() -> usize {

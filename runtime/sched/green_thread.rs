@@ -40,6 +40,10 @@ use super::wait_reason::WaitReason;
 pub(crate) enum SwitchRequest {
     /// Still runnable: put me at the tail of the local queue.
     Yield,
+    /// Asked to yield by sysmon (ran ≥ 10 ms): put me on the *global* queue
+    /// (Go: `gopreempt_m`), so everything already waiting on this P — Gs
+    /// woken by timers or the network included — runs before my next slice.
+    Preempted,
     /// Waiting for a wake: commit the park (see module docs).
     Park,
     /// Back from a syscall with no P to run on: queue me globally.

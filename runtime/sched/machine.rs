@@ -97,6 +97,7 @@ pub(crate) struct Machine {
 
 enum Step {
     Yielded,
+    Preempted,
     Parked,
     Finished,
     /// Returned from a syscall whose P was handed away, and no idle P:
@@ -184,6 +185,10 @@ impl Machine {
         ctx.g.set(std::ptr::null());
         match step {
             Step::Yielded => self.p().local.push(g),
+            Step::Preempted => {
+                self.sched.global.push(g);
+                self.sched.wakep();
+            }
             // Parked: whoever wakes it holds another reference.
             Step::Parked => drop(g),
             Step::Finished => {
@@ -252,6 +257,7 @@ impl Machine {
         self.sync_ctx(ctx);
         match result {
             CoroutineResult::Yield(SwitchRequest::Yield) => Some(Step::Yielded),
+            CoroutineResult::Yield(SwitchRequest::Preempted) => Some(Step::Preempted),
             CoroutineResult::Yield(SwitchRequest::Park) => Some(Step::Parked),
             CoroutineResult::Yield(SwitchRequest::NeedsP) => Some(Step::NeedsP),
             CoroutineResult::Return(()) => {

@@ -268,8 +268,14 @@ impl Sysmon {
                 seen.schedtick = st;
                 seen.schedtick_since = now;
             } else if now.duration_since(seen.schedtick_since) >= PREEMPT_AFTER {
-                ps.preempt.store(true, Ordering::Relaxed);
                 seen.schedtick_since = now;
+                // A newly set flag means a G is really being preempted (the
+                // M clears it at every schedule; an idle P's flag just stays
+                // set): keep the short period then, so slices stay ~10 ms
+                // rather than 10 ms plus a backed-off tick.
+                if !ps.preempt.swap(true, Ordering::Relaxed) {
+                    acted = true;
+                }
             }
         }
         acted
