@@ -1,0 +1,102 @@
+//! Happycoin mining, the CPU-bound example of *Multithreaded JavaScript*,
+//! in four designs that find the same coins:
+//!
+//! * `--mode single` — the book's reference program, one loop;
+//! * `--mode threads` — N OS threads splitting the draws;
+//! * `--mode green` — N green threads on P greenrt processors, each calling
+//!   `greenrt::coop::checkpoint()` every 1 024 draws;
+//! * `--mode pool` — a fixed set of green workers fed batches by a bounded
+//!   channel, like the book's piscina pool with `maxQueue`.
+//!
+//! A Happycoin is a random `u64` that is a happy number (replace it by the sum
+//! of the squares of its digits until that reaches 1, not 4) and a multiple of
+//! 10 000: about 13 in a million draws. Like the book, the happy test runs
+//! first, so every draw costs the same digit loops and the job is CPU-bound;
+//! `--reject-first` shows the shortcut.
+//!
+//! ```text
+//! cargo run --release --example happycoin -- --mode green --workers 2 --procs 2 --quiet
+//! ```
+//!
+//! Layout: `mine.rs` (the tests, the generators, the mining loop — no
+//! threads), `modes.rs` and `pool.rs` (where the loop runs), `cli.rs`,
+//! `progress.rs`. Figures: docs/BENCHMARKS.md, "Happycoin".
+
+mod cli;
+mod mine;
+mod modes;
+mod pool;
+mod progress;
+
+use std::io::{self, BufWriter, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use crate::cli::Command;
+use crate::mine::Control;
+use crate::modes::{Outcome, Plan};
+use crate::progress::Progress;
+
+fn main() -> ExitCode {
+    let (plan, quiet) = match cli::parse(std::env::args_os().skip(1)) {
+        Ok(Command::Run { plan, quiet }) => (plan, quiet),
+        Ok(Command::Help) => {
+            print!("{}", cli::USAGE);
+            return ExitCode::SUCCESS;
+        }
+        Err(msg) => {
+            eprintln!("happycoin: {msg}\n\n{}", cli::USAGE);
+            return ExitCode::from(2);
+        }
+    };
+
+    let ctl = Arc::new(Control::new());
+    let progress = Progress::start(plan.draws, ctl.clone());
+    let outcome = modes::run(&plan, ctl);
+    drop(progress);
+
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("happycoin: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match report(
+        &mut BufWriter::new(io::stdout().lock()),
+        &plan,
+        &outcome,
+        quiet,
+    ) {
+        Ok(()) => ExitCode::SUCCESS,
+        // `happycoin | head` closes the pipe early: not worth a panic.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("happycoin: cannot write the results: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The coins (unless `quiet`), the book's `count : N` line, then the
+/// machine-readable summary line.
+fn report(out: &mut impl Write, plan: &Plan, outcome: &Outcome, quiet: bool) -> io::Result<()> {
+    if !quiet {
+        for coin in &outcome.coins {
+            writeln!(out, "{}", coin.value)?;
+        }
+    }
+    writeln!(out, "count : {}", outcome.coins.len())?;
+    writeln!(
+        out,
+        "summary mode={} workers={} procs={} draws={} count={} elapsed_s={:.6} draws_per_s={:.1}",
+        plan.mode,
+        plan.workers,
+        plan.procs,
+        outcome.draws,
+        outcome.coins.len(),
+        outcome.elapsed.as_secs_f64(),
+        outcome.draws_per_sec(),
+    )?;
+    out.flush()
+}

@@ -1,0 +1,414 @@
+//! Channels with crossbeam-channel's API that park green threads.
+//!
+//! Multi-producer multi-consumer FIFO channels: [`bounded`] (capacity 0 is
+//! a rendezvous, Go's unbuffered `chan`), [`unbounded`] (alias
+//! [`channel`]), the timer channels [`after`], [`at`] and [`tick`], and
+//! [`never`]. Items, signatures and semantics follow crossbeam-channel 0.5,
+//! so moving code onto green threads is a change of import. Blocking calls
+//! park only the calling green thread; from a plain OS thread they block
+//! that thread, and the two kinds of caller can share a channel freely.
+//!
+//! Disconnection follows crossbeam: when every `Sender` is gone, receivers
+//! drain what is buffered and then get an error; when every `Receiver` is
+//! gone, sends fail and hand the message back (parked senders are woken
+//! with their messages) and buffered messages are dropped.
+//!
+//! How it works: `chan.rs` (the shared state and its invariants),
+//! `entry.rs` (waiting operations and direct hand-off), `token.rs` (the
+//! two-phase operations of `select`), `timer.rs` (timer channels).
+
+mod chan;
+mod entry;
+mod error;
+mod timer;
+mod token;
+
+use std::fmt;
+use std::iter::FusedIterator;
+use std::marker::PhantomData;
+use std::panic::{RefUnwindSafe, UnwindSafe};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub(crate) use chan::{Chan, Queued, Side};
+pub use error::{
+    ReadyTimeoutError, RecvError, RecvTimeoutError, SelectTimeoutError, SendError,
+    SendTimeoutError, TryReadyError, TryRecvError, TrySelectError, TrySendError,
+};
+pub use timer::{after, at, tick};
+pub(crate) use token::Selected;
+
+/// Creates a channel of unbounded capacity: sends never block.
+///
+/// ```
+/// let (tx, rx) = greenrt::sync::unbounded();
+/// tx.send(1).unwrap();
+/// tx.send(2).unwrap();
+/// assert_eq!(rx.try_iter().collect::<Vec<_>>(), [1, 2]);
+/// ```
+pub fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
+    pair(Chan::new(None))
+}
+
+/// Same as [`unbounded`] (the name `std::sync::mpsc` uses).
+pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
+    unbounded()
+}
+
+/// Creates a channel holding at most `cap` messages.
+///
+/// With `cap == 0` it is a rendezvous channel: a send completes only once a
+/// receiver has taken the message (Go's unbuffered channel).
+///
+/// ```
+/// use greenrt::sync::bounded;
+///
+/// greenrt::run(|| {
+///     let (tx, rx) = bounded(0);
+///     let h = greenrt::spawn(move || tx.send("ping").unwrap());
+///     assert_eq!(rx.recv(), Ok("ping")); // the sender was waiting for us
+///     h.join().unwrap();
+/// });
+/// ```
+pub fn bounded<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
+    pair(Chan::new(Some(cap)))
+}
+
+/// A receiver that never delivers a message and never disconnects
+/// (capacity 0). Useful to switch a `select!` arm off.
+pub const fn never<T>() -> Receiver<T> {
+    Receiver {
+        flavor: Flavor::Never(PhantomData),
+    }
+}
+
+fn pair<T>(chan: Arc<Chan<T>>) -> (Sender<T>, Receiver<T>) {
+    let rx = Receiver::from_chan(chan.clone());
+    (Sender { chan }, rx)
+}
+
+/// Converts a timeout to a deadline; `None` when it is too far to represent
+/// (wait without limit, like crossbeam).
+fn deadline_after(timeout: Duration) -> Option<Instant> {
+    Instant::now().checked_add(timeout)
+}
+
+// ==================================================================== Sender
+
+/// The sending half of a channel. Clone it for more producers; the channel
+/// disconnects (for receivers) when the last one is dropped.
+pub struct Sender<T> {
+    chan: Arc<Chan<T>>,
+}
+
+impl<T> UnwindSafe for Sender<T> {}
+impl<T> RefUnwindSafe for Sender<T> {}
+
+impl<T> Sender<T> {
+    /// Sends without waiting: fails with `Full` if the channel is full (for
+    /// a rendezvous channel: no receiver is waiting), or `Disconnected`.
+    pub fn try_send(&self, msg: T) -> Result<(), TrySendError<T>> {
+        self.chan.try_send(msg)
+    }
+
+    /// Sends, parking the green thread (or blocking the OS thread) while the
+    /// channel is full. On a rendezvous channel it returns once a receiver
+    /// has the message. Fails, handing the message back, if every receiver
+    /// is gone (also while waiting).
+    pub fn send(&self, msg: T) -> Result<(), SendError<T>> {
+        self.chan.send(msg, None).map_err(|e| match e {
+            SendTimeoutError::Disconnected(m) | SendTimeoutError::Timeout(m) => SendError(m),
+        })
+    }
+
+    /// Like [`send`](Self::send), giving up after `timeout`.
+    pub fn send_timeout(&self, msg: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
+        self.chan.send(msg, deadline_after(timeout))
+    }
+
+    /// Like [`send`](Self::send), giving up at `deadline`.
+    pub fn send_deadline(&self, msg: T, deadline: Instant) -> Result<(), SendTimeoutError<T>> {
+        self.chan.send(msg, Some(deadline))
+    }
+
+    /// True if no message is buffered (always true for a rendezvous channel).
+    pub fn is_empty(&self) -> bool {
+        self.chan.len() == 0
+    }
+
+    /// True if the buffer is full (always true for a rendezvous channel).
+    pub fn is_full(&self) -> bool {
+        self.chan.is_full()
+    }
+
+    /// Number of buffered messages.
+    pub fn len(&self) -> usize {
+        self.chan.len()
+    }
+
+    /// The capacity: `None` for unbounded, `Some(0)` for rendezvous.
+    pub fn capacity(&self) -> Option<usize> {
+        self.chan.capacity()
+    }
+
+    /// True if both send into the same channel.
+    pub fn same_channel(&self, other: &Sender<T>) -> bool {
+        Arc::ptr_eq(&self.chan, &other.chan)
+    }
+
+    pub(crate) fn chan(&self) -> &Arc<Chan<T>> {
+        &self.chan
+    }
+}
+
+impl<T> Clone for Sender<T> {
+    fn clone(&self) -> Self {
+        self.chan.add_sender();
+        Sender {
+            chan: self.chan.clone(),
+        }
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        self.chan.drop_sender();
+    }
+}
+
+impl<T> fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad("Sender { .. }")
+    }
+}
+
+// ================================================================== Receiver
+
+enum Flavor<T> {
+    Chan(Arc<Chan<T>>),
+    /// `never()`: no state at all, so it can be a `const fn`.
+    Never(PhantomData<fn() -> T>),
+}
+
+/// The receiving half of a channel. Clone it for more consumers (each
+/// message goes to exactly one); the channel disconnects (for senders) when
+/// the last one is dropped.
+pub struct Receiver<T> {
+    flavor: Flavor<T>,
+}
+
+impl<T> UnwindSafe for Receiver<T> {}
+impl<T> RefUnwindSafe for Receiver<T> {}
+
+impl<T> Receiver<T> {
+    pub(crate) fn from_chan(chan: Arc<Chan<T>>) -> Self {
+        Receiver {
+            flavor: Flavor::Chan(chan),
+        }
+    }
+
+    /// The channel, or `None` for [`never`].
+    pub(crate) fn chan(&self) -> Option<&Arc<Chan<T>>> {
+        match &self.flavor {
+            Flavor::Chan(c) => Some(c),
+            Flavor::Never(_) => None,
+        }
+    }
+
+    /// Receives without waiting: fails with `Empty` (for a rendezvous
+    /// channel: no sender is waiting) or `Disconnected` (empty, and every
+    /// sender is gone).
+    pub fn try_recv(&self) -> Result<T, TryRecvError> {
+        match &self.flavor {
+            Flavor::Chan(c) => c.try_recv(),
+            Flavor::Never(_) => Err(TryRecvError::Empty),
+        }
+    }
+
+    /// Receives, parking the green thread (or blocking the OS thread) until
+    /// a message arrives. Fails once the channel is empty and every sender
+    /// is gone.
+    pub fn recv(&self) -> Result<T, RecvError> {
+        self.recv_until(None).map_err(|_| RecvError)
+    }
+
+    /// Like [`recv`](Self::recv), giving up after `timeout`.
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
+        self.recv_until(deadline_after(timeout))
+    }
+
+    /// Like [`recv`](Self::recv), giving up at `deadline`.
+    pub fn recv_deadline(&self, deadline: Instant) -> Result<T, RecvTimeoutError> {
+        self.recv_until(Some(deadline))
+    }
+
+    fn recv_until(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+        match &self.flavor {
+            Flavor::Chan(c) => c.recv(deadline),
+            Flavor::Never(_) => match deadline {
+                Some(d) => {
+                    crate::time::sleep_until(d);
+                    Err(RecvTimeoutError::Timeout)
+                }
+                None => loop {
+                    crate::time::sleep(Duration::from_secs(86_400));
+                },
+            },
+        }
+    }
+
+    /// True if no message is buffered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// True if the buffer is full (always true for a rendezvous channel).
+    pub fn is_full(&self) -> bool {
+        match &self.flavor {
+            Flavor::Chan(c) => c.is_full(),
+            Flavor::Never(_) => true,
+        }
+    }
+
+    /// Number of buffered messages.
+    pub fn len(&self) -> usize {
+        match &self.flavor {
+            Flavor::Chan(c) => c.len(),
+            Flavor::Never(_) => 0,
+        }
+    }
+
+    /// The capacity: `None` for unbounded, `Some(0)` for rendezvous.
+    pub fn capacity(&self) -> Option<usize> {
+        match &self.flavor {
+            Flavor::Chan(c) => c.capacity(),
+            Flavor::Never(_) => Some(0),
+        }
+    }
+
+    /// A blocking iterator: yields messages until the channel is empty and
+    /// disconnected.
+    pub fn iter(&self) -> Iter<'_, T> {
+        Iter { receiver: self }
+    }
+
+    /// A non-blocking iterator: yields the messages available now.
+    pub fn try_iter(&self) -> TryIter<'_, T> {
+        TryIter { receiver: self }
+    }
+
+    /// True if both receive from the same channel (all `never()` receivers
+    /// count as one).
+    pub fn same_channel(&self, other: &Receiver<T>) -> bool {
+        match (&self.flavor, &other.flavor) {
+            (Flavor::Chan(a), Flavor::Chan(b)) => Arc::ptr_eq(a, b),
+            (Flavor::Never(_), Flavor::Never(_)) => true,
+            _ => false,
+        }
+    }
+}
+
+impl<T> Clone for Receiver<T> {
+    fn clone(&self) -> Self {
+        match &self.flavor {
+            Flavor::Chan(c) => {
+                c.add_receiver();
+                Receiver::from_chan(c.clone())
+            }
+            Flavor::Never(_) => never(),
+        }
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        if let Flavor::Chan(c) = &self.flavor {
+            c.drop_receiver();
+        }
+    }
+}
+
+impl<T> fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad("Receiver { .. }")
+    }
+}
+
+impl<'a, T> IntoIterator for &'a Receiver<T> {
+    type Item = T;
+    type IntoIter = Iter<'a, T>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl<T> IntoIterator for Receiver<T> {
+    type Item = T;
+    type IntoIter = IntoIter<T>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        IntoIter { receiver: self }
+    }
+}
+
+/// Blocking iterator over a borrowed receiver ([`Receiver::iter`]).
+pub struct Iter<'a, T> {
+    receiver: &'a Receiver<T>,
+}
+
+impl<T> FusedIterator for Iter<'_, T> {}
+
+impl<T> Iterator for Iter<'_, T> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        self.receiver.recv().ok()
+    }
+}
+
+impl<T> fmt::Debug for Iter<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad("Iter { .. }")
+    }
+}
+
+/// Non-blocking iterator over a borrowed receiver ([`Receiver::try_iter`]).
+pub struct TryIter<'a, T> {
+    receiver: &'a Receiver<T>,
+}
+
+impl<T> Iterator for TryIter<'_, T> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        self.receiver.try_recv().ok()
+    }
+}
+
+impl<T> fmt::Debug for TryIter<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad("TryIter { .. }")
+    }
+}
+
+/// Blocking iterator that owns its receiver (`Receiver::into_iter`).
+pub struct IntoIter<T> {
+    receiver: Receiver<T>,
+}
+
+impl<T> FusedIterator for IntoIter<T> {}
+
+impl<T> Iterator for IntoIter<T> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        self.receiver.recv().ok()
+    }
+}
+
+impl<T> fmt::Debug for IntoIter<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad("IntoIter { .. }")
+    }
+}

@@ -1,0 +1,505 @@
+//! Channels: crossbeam-channel semantics, parking green threads, mixing
+//! green threads and OS threads.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{runtime, stress, Watchdog, PROCS};
+use greenrt::sync::{
+    bounded, channel, never, unbounded, Receiver, RecvError, RecvTimeoutError, SendError,
+    SendTimeoutError, Sender, TryRecvError, TrySendError,
+};
+use greenrt::{JoinHandle, WaitReason};
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+/// Messages per channel kind for the MPMC test: 100 000 in release, fewer in
+/// debug builds, times `GREENRT_STRESS_ITERS`.
+fn mpmc_total() -> usize {
+    stress(if cfg!(debug_assertions) {
+        16_000
+    } else {
+        100_000
+    })
+}
+
+fn make<T>(cap: Option<usize>) -> (Sender<T>, Receiver<T>) {
+    match cap {
+        Some(n) => bounded(n),
+        None => unbounded(),
+    }
+}
+
+/// Yields until every handle's green thread is parked for `reason`: the
+/// condition the test needs, observed instead of slept for.
+fn until_parked<T>(handles: &[JoinHandle<T>], reason: WaitReason) {
+    while !handles.iter().all(|h| h.thread().wait_reason() == reason) {
+        greenrt::yield_now();
+    }
+}
+
+/// 8 producers x 8 consumers, every message received exactly once and in
+/// per-producer order as each consumer sees it.
+fn mpmc(procs: usize, cap: Option<usize>) {
+    const P: usize = 8;
+    const C: usize = 8;
+    let per_producer = mpmc_total() / P;
+    let rt = runtime(procs);
+    let got: Vec<Vec<(usize, usize)>> = rt.block_on(move || {
+        let (tx, rx) = make::<(usize, usize)>(cap);
+        let producers: Vec<_> = (0..P)
+            .map(|p| {
+                let tx = tx.clone();
+                greenrt::spawn(move || {
+                    for seq in 0..per_producer {
+                        tx.send((p, seq)).unwrap();
+                    }
+                })
+            })
+            .collect();
+        drop(tx);
+        let consumers: Vec<_> = (0..C)
+            .map(|_| {
+                let rx = rx.clone();
+                greenrt::spawn(move || rx.iter().collect::<Vec<_>>())
+            })
+            .collect();
+        drop(rx);
+        producers.into_iter().for_each(|h| h.join().unwrap());
+        consumers.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut seen = vec![vec![false; per_producer]; P];
+    for consumer in &got {
+        let mut last: HashMap<usize, usize> = HashMap::new();
+        for &(p, seq) in consumer {
+            assert!(!seen[p][seq], "message ({p}, {seq}) received twice");
+            seen[p][seq] = true;
+            if let Some(prev) = last.insert(p, seq) {
+                assert!(prev < seq, "producer {p}: {seq} after {prev}");
+            }
+        }
+    }
+    assert!(
+        seen.iter().flatten().all(|&s| s),
+        "lost messages (procs {procs}, cap {cap:?})"
+    );
+}
+
+#[test]
+fn mpmc_rendezvous() {
+    let _w = Watchdog::new("mpmc_rendezvous", LIMIT);
+    for procs in PROCS {
+        mpmc(procs, Some(0));
+    }
+}
+
+#[test]
+fn mpmc_bounded() {
+    let _w = Watchdog::new("mpmc_bounded", LIMIT);
+    for procs in PROCS {
+        mpmc(procs, Some(16));
+    }
+}
+
+#[test]
+fn mpmc_unbounded() {
+    let _w = Watchdog::new("mpmc_unbounded", LIMIT);
+    for procs in PROCS {
+        mpmc(procs, None);
+    }
+}
+
+#[test]
+fn mpmc_mixed_os_threads_and_green_threads() {
+    let _w = Watchdog::new("mpmc_mixed", LIMIT);
+    let n = stress(2_000);
+    for cap in [Some(0), Some(4), None] {
+        let rt = runtime(2);
+        let (tx, rx) = make::<usize>(cap);
+        // Two OS producers, two green producers; two OS consumers, two green.
+        let os_tx: Vec<_> = (0..2)
+            .map(|k| {
+                let tx = tx.clone();
+                std::thread::spawn(move || (0..n).for_each(|i| tx.send(k * n + i).unwrap()))
+            })
+            .collect();
+        let g_tx: Vec<_> = (2..4)
+            .map(|k| {
+                let tx = tx.clone();
+                rt.spawn(move || (0..n).for_each(|i| tx.send(k * n + i).unwrap()))
+            })
+            .collect();
+        drop(tx);
+        let os_rx: Vec<_> = (0..2)
+            .map(|_| {
+                let rx = rx.clone();
+                std::thread::spawn(move || rx.iter().collect::<Vec<_>>())
+            })
+            .collect();
+        let g_rx: Vec<_> = (0..2)
+            .map(|_| {
+                let rx = rx.clone();
+                rt.spawn(move || rx.iter().collect::<Vec<_>>())
+            })
+            .collect();
+        drop(rx);
+        os_tx.into_iter().for_each(|h| h.join().unwrap());
+        g_tx.into_iter().for_each(|h| h.join().unwrap());
+        let mut all: Vec<usize> = os_rx
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .chain(g_rx.into_iter().flat_map(|h| h.join().unwrap()))
+            .collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..4 * n).collect::<Vec<_>>(), "cap {cap:?}");
+    }
+}
+
+/// A send on bounded(0) returns only once a receiver has taken the value:
+/// the receiver checks, before each receive, that the sender has not
+/// finished more sends than were received.
+#[test]
+fn rendezvous_send_waits_for_receiver() {
+    let _w = Watchdog::new("rendezvous", LIMIT);
+    let n = stress(500);
+    for procs in PROCS {
+        let rt = runtime(procs);
+        for os_sender in [false, true] {
+            let (tx, rx) = bounded::<usize>(0);
+            let done = Arc::new(AtomicUsize::new(0));
+            let d = done.clone();
+            let send = move || {
+                for i in 0..n {
+                    tx.send(i).unwrap();
+                    d.fetch_add(1, Ordering::SeqCst);
+                }
+            };
+            let os = os_sender.then(|| std::thread::spawn(send.clone()));
+            let g = (!os_sender).then(|| rt.spawn(send));
+            rt.block_on(move || {
+                for i in 0..n {
+                    assert!(
+                        done.load(Ordering::SeqCst) <= i,
+                        "send returned before recv"
+                    );
+                    if i % 7 == 0 {
+                        greenrt::yield_now(); // give the sender time to misbehave
+                    }
+                    assert_eq!(rx.recv(), Ok(i));
+                }
+            });
+            if let Some(h) = os {
+                h.join().unwrap();
+            }
+            if let Some(h) = g {
+                h.join().unwrap();
+            }
+        }
+    }
+}
+
+#[test]
+fn rendezvous_without_partner_fails_fast_or_times_out() {
+    let (tx, rx) = bounded::<i32>(0);
+    assert_eq!(tx.try_send(1), Err(TrySendError::Full(1)));
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+    let start = Instant::now();
+    assert_eq!(
+        tx.send_timeout(2, Duration::from_millis(20)),
+        Err(SendTimeoutError::Timeout(2))
+    );
+    assert!(start.elapsed() >= Duration::from_millis(20));
+    assert_eq!(
+        rx.recv_timeout(Duration::from_millis(5)),
+        Err(RecvTimeoutError::Timeout)
+    );
+    assert!(tx.is_empty() && tx.is_full() && rx.is_full());
+    assert_eq!(
+        (tx.len(), tx.capacity(), rx.capacity()),
+        (0, Some(0), Some(0))
+    );
+}
+
+#[test]
+fn bounded_capacity_len_and_try_ops() {
+    let (tx, rx) = bounded(2);
+    assert!(rx.is_empty() && !rx.is_full());
+    tx.try_send(1).unwrap();
+    tx.send(2).unwrap();
+    assert_eq!(tx.try_send(3), Err(TrySendError::Full(3)));
+    assert!(tx.is_full() && rx.is_full());
+    assert_eq!((tx.len(), rx.len(), rx.capacity()), (2, 2, Some(2)));
+    assert_eq!(
+        tx.send_deadline(3, Instant::now() + Duration::from_millis(5)),
+        Err(SendTimeoutError::Timeout(3))
+    );
+    assert_eq!(rx.try_recv(), Ok(1));
+    assert_eq!(rx.recv_timeout(Duration::from_secs(1)), Ok(2));
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+    let (utx, urx) = channel::<u8>();
+    assert_eq!(utx.capacity(), None);
+    assert!(!urx.is_full());
+}
+
+#[test]
+fn same_channel() {
+    let (tx, rx) = unbounded::<()>();
+    let (tx2, rx2) = unbounded::<()>();
+    assert!(tx.same_channel(&tx.clone()) && !tx.same_channel(&tx2));
+    assert!(rx.same_channel(&rx.clone()) && !rx.same_channel(&rx2));
+    assert!(never::<()>().same_channel(&never()) && !rx.same_channel(&never()));
+}
+
+#[test]
+fn iterators() {
+    let (tx, rx) = unbounded();
+    (0..5).for_each(|i| tx.send(i).unwrap());
+    assert_eq!(rx.try_iter().take(2).collect::<Vec<_>>(), [0, 1]);
+    assert_eq!((&rx).into_iter().take(1).collect::<Vec<_>>(), [2]);
+    drop(tx);
+    assert_eq!(rx.iter().collect::<Vec<_>>(), [3, 4]);
+    let (tx, rx) = unbounded();
+    tx.send(9).unwrap();
+    drop(tx);
+    assert_eq!(rx.into_iter().collect::<Vec<_>>(), [9]);
+}
+
+#[test]
+fn senders_dropped_mid_stream_receivers_drain_then_error() {
+    let _w = Watchdog::new("senders_dropped", LIMIT);
+    for procs in PROCS {
+        let rt = runtime(procs);
+        rt.block_on(|| {
+            for cap in [Some(0), Some(3), None] {
+                let (tx, rx) = make::<u32>(cap);
+                let senders: Vec<_> = (0..4u32)
+                    .map(|k| {
+                        let tx = tx.clone();
+                        greenrt::spawn(move || (0..50).for_each(|i| tx.send(k * 100 + i).unwrap()))
+                    })
+                    .collect();
+                drop(tx);
+                let mut n = 0;
+                while rx.recv().is_ok() {
+                    n += 1;
+                }
+                assert_eq!(n, 200);
+                assert_eq!(rx.recv(), Err(RecvError));
+                assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
+                assert_eq!(
+                    rx.recv_timeout(Duration::from_secs(5)),
+                    Err(RecvTimeoutError::Disconnected)
+                );
+                senders.into_iter().for_each(|h| h.join().unwrap());
+            }
+        });
+    }
+}
+
+#[test]
+fn parked_receivers_wake_when_last_sender_drops() {
+    let _w = Watchdog::new("receivers_wake", LIMIT);
+    for procs in PROCS {
+        runtime(procs).block_on(|| {
+            let (tx, rx) = bounded::<u8>(0);
+            let rxs: Vec<_> = (0..4)
+                .map(|_| {
+                    let rx = rx.clone();
+                    greenrt::spawn(move || rx.recv())
+                })
+                .collect();
+            until_parked(&rxs, WaitReason::ChanRecv);
+            drop(tx);
+            for h in rxs {
+                assert_eq!(h.join().unwrap(), Err(RecvError));
+            }
+        });
+    }
+}
+
+/// Receivers dropped while senders are parked: every sender wakes with an
+/// error holding its own value.
+#[test]
+fn parked_senders_get_their_values_back_when_receivers_drop() {
+    let _w = Watchdog::new("senders_wake", LIMIT);
+    for procs in PROCS {
+        runtime(procs).block_on(|| {
+            for cap in [0, 1] {
+                let (tx, rx) = bounded::<String>(cap);
+                if cap == 1 {
+                    tx.send("buffered".into()).unwrap();
+                }
+                let senders: Vec<_> = (0..5)
+                    .map(|i| {
+                        let tx = tx.clone();
+                        greenrt::spawn(move || tx.send(format!("msg{i}")))
+                    })
+                    .collect();
+                until_parked(&senders, WaitReason::ChanSend);
+                let rx2 = rx.clone();
+                drop(rx);
+                assert!(senders.iter().all(|h| !h.is_finished()));
+                drop(rx2);
+                for (i, h) in senders.into_iter().enumerate() {
+                    assert_eq!(h.join().unwrap(), Err(SendError(format!("msg{i}"))));
+                }
+                assert_eq!(tx.send("late".into()), Err(SendError("late".into())));
+                assert_eq!(
+                    tx.try_send("x".into()),
+                    Err(TrySendError::Disconnected("x".into()))
+                );
+            }
+        });
+    }
+}
+
+#[test]
+fn os_thread_waits_on_green_sender_and_reverse() {
+    let _w = Watchdog::new("os_and_green", LIMIT);
+    let rt = runtime(2);
+    for cap in [Some(0), Some(1), None] {
+        // OS thread receives from a G.
+        let (tx, rx) = make::<u32>(cap);
+        let g = rt.spawn(move || (0..100).for_each(|i| tx.send(i).unwrap()));
+        assert_eq!(rx.iter().collect::<Vec<_>>(), (0..100).collect::<Vec<_>>());
+        g.join().unwrap();
+        // A G receives from an OS thread.
+        let (tx, rx) = make::<u32>(cap);
+        let g = rt.spawn(move || rx.iter().sum::<u32>());
+        (0..100).for_each(|i| tx.send(i).unwrap());
+        drop(tx);
+        assert_eq!(g.join().unwrap(), 4950);
+    }
+}
+
+#[test]
+fn timeouts_in_green_threads() {
+    let _w = Watchdog::new("timeouts", LIMIT);
+    for procs in PROCS {
+        runtime(procs).block_on(|| {
+            let (tx, rx) = bounded::<u8>(0);
+            let t = Instant::now();
+            assert_eq!(
+                rx.recv_timeout(Duration::from_millis(15)),
+                Err(RecvTimeoutError::Timeout)
+            );
+            assert_eq!(
+                tx.send_timeout(1, Duration::from_millis(15)),
+                Err(SendTimeoutError::Timeout(1))
+            );
+            assert!(t.elapsed() >= Duration::from_millis(30));
+            // A timed-out waiter left nothing behind: a pair still meets.
+            let h = greenrt::spawn(move || tx.send(7));
+            assert_eq!(rx.recv(), Ok(7));
+            h.join().unwrap().unwrap();
+        });
+    }
+}
+
+#[test]
+fn buffered_messages_are_dropped_with_the_last_receiver() {
+    struct Counted(Arc<AtomicUsize>);
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let drops = Arc::new(AtomicUsize::new(0));
+    let (tx, rx) = bounded(4);
+    for _ in 0..3 {
+        tx.send(Counted(drops.clone())).unwrap();
+    }
+    drop(rx);
+    assert_eq!(drops.load(Ordering::SeqCst), 3);
+    let err = tx.send(Counted(drops.clone())).unwrap_err();
+    drop(err);
+    assert_eq!(drops.load(Ordering::SeqCst), 4);
+}
+
+#[test]
+fn never_receiver() {
+    let r = never::<i32>();
+    assert_eq!(r.try_recv(), Err(TryRecvError::Empty));
+    assert_eq!(
+        r.recv_timeout(Duration::from_millis(5)),
+        Err(RecvTimeoutError::Timeout)
+    );
+    assert_eq!(
+        (r.len(), r.capacity(), r.is_empty(), r.is_full()),
+        (0, Some(0), true, true)
+    );
+}
+
+/// Display and Debug output, and the helpers, are crossbeam-channel's.
+#[test]
+fn error_types_match_crossbeam() {
+    use crossbeam_channel as cb;
+    use greenrt::sync::{ReadyTimeoutError, SelectTimeoutError, TryReadyError, TrySelectError};
+    fn same<A: std::fmt::Display + std::fmt::Debug, B: std::fmt::Display + std::fmt::Debug>(
+        ours: A,
+        theirs: B,
+    ) {
+        assert_eq!(ours.to_string(), theirs.to_string());
+        assert_eq!(format!("{ours:?}"), format!("{theirs:?}"));
+    }
+    same(SendError(1), cb::SendError(1));
+    same(TrySendError::Full(1), cb::TrySendError::Full(1));
+    same(
+        TrySendError::Disconnected(1),
+        cb::TrySendError::Disconnected(1),
+    );
+    same(
+        SendTimeoutError::Timeout(1),
+        cb::SendTimeoutError::Timeout(1),
+    );
+    same(
+        SendTimeoutError::Disconnected(1),
+        cb::SendTimeoutError::Disconnected(1),
+    );
+    same(RecvError, cb::RecvError);
+    same(TryRecvError::Empty, cb::TryRecvError::Empty);
+    same(TryRecvError::Disconnected, cb::TryRecvError::Disconnected);
+    same(RecvTimeoutError::Timeout, cb::RecvTimeoutError::Timeout);
+    same(
+        RecvTimeoutError::Disconnected,
+        cb::RecvTimeoutError::Disconnected,
+    );
+    same(TrySelectError, cb::TrySelectError);
+    same(SelectTimeoutError, cb::SelectTimeoutError);
+    assert_eq!(
+        format!("{:?}", TryReadyError),
+        format!("{:?}", cb::TryReadyError)
+    );
+    assert_eq!(
+        format!("{:?}", ReadyTimeoutError),
+        format!("{:?}", cb::ReadyTimeoutError)
+    );
+
+    assert!(TrySendError::Full(1).is_full() && TrySendError::Disconnected(1).is_disconnected());
+    assert_eq!(TrySendError::from(SendError(5)).into_inner(), 5);
+    assert_eq!(SendTimeoutError::from(SendError(6)).into_inner(), 6);
+    assert!(SendTimeoutError::Timeout(()).is_timeout());
+    assert_eq!(SendError(7).into_inner(), 7);
+    assert!(TryRecvError::Empty.is_empty());
+    assert_eq!(TryRecvError::from(RecvError), TryRecvError::Disconnected);
+    assert!(RecvTimeoutError::from(RecvError).is_disconnected());
+    assert!(RecvTimeoutError::Timeout.is_timeout());
+    let boxed: Box<dyn std::error::Error + Send + Sync> = Box::new(SendError(3u8));
+    assert_eq!(boxed.to_string(), "sending on a disconnected channel");
+}
+
+#[test]
+fn handles_are_send_and_sync_like_crossbeam() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Sender<String>>();
+    send_sync::<Receiver<String>>();
+    send_sync::<greenrt::sync::Iter<'static, String>>();
+    send_sync::<greenrt::sync::IntoIter<String>>();
+    send_sync::<SendError<String>>();
+    send_sync::<TrySendError<String>>();
+    send_sync::<RecvTimeoutError>();
+}
