@@ -37,13 +37,15 @@
 ///         }
 ///         recv(after(Duration::from_secs(1))) -> _ => panic!("timed out"),
 ///     }
-///     // Non-blocking, and with a timeout:
+///     // Non-blocking, and with a timeout (on a channel nobody sent to;
+///     // the select above may have left 10 in `rx1`):
+///     let (_tx3, rx3) = unbounded::<i32>();
 ///     greenrt::select! {
-///         recv(rx1) -> _ => panic!("nothing was sent"),
+///         recv(rx3) -> _ => panic!("nothing was sent"),
 ///         default => {}
 ///     }
 ///     greenrt::select! {
-///         recv(rx1) -> _ => panic!("nothing was sent"),
+///         recv(rx3) -> _ => panic!("nothing was sent"),
 ///         default(Duration::from_millis(5)) => {}
 ///     }
 /// });
