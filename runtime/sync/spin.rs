@@ -19,9 +19,6 @@ const SPIN_PAUSES: u32 = 30;
 /// multi-CPU machine, or a G of a runtime with more than one P.
 pub(crate) fn worthwhile() -> bool {
     static MULTI_CPU: OnceLock<bool> = OnceLock::new();
-    if std::env::var_os("NOSPIN").is_some() {
-        return false;
-    }
     let multi =
         *MULTI_CPU.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1));
     if !multi {

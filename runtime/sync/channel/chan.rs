@@ -371,7 +371,7 @@ impl<T> Chan<T> {
         st.notify(Side::Recv);
         drop(st);
 
-        let queued = Queued::new(self, entry, Some(Side::Send));
+        let mut queued = Queued::new(self, entry, Some(Side::Send));
         let woken = queued
             .entry
             .waiter()
@@ -385,7 +385,7 @@ impl<T> Chan<T> {
                     .expect("unclaimed send keeps its message");
                 Err(SendTimeoutError::Timeout(msg))
             }
-            Some(_) => match queued.entry.take_grant() {
+            Some(_) => match queued.take_grant() {
                 (Grant::Done, _) => Ok(()),
                 (Grant::Disconnected, Some(m)) => Err(SendTimeoutError::Disconnected(m)),
                 _ => unreachable!("a plain send is granted Done or Disconnected"),
@@ -480,7 +480,7 @@ impl<T> Chan<T> {
             st.notify(Side::Send);
             drop(st);
 
-            let queued = Queued::new(self, entry, Some(Side::Recv));
+            let mut queued = Queued::new(self, entry, Some(Side::Recv));
             let woken = queued
                 .entry
                 .waiter()
@@ -488,7 +488,7 @@ impl<T> Chan<T> {
             if woken.is_none() {
                 return Err(RecvTimeoutError::Timeout);
             }
-            match queued.entry.take_grant() {
+            match queued.take_grant() {
                 (Grant::Done, Some(m)) => return Ok(m),
                 (Grant::Disconnected, _) => return Err(RecvTimeoutError::Disconnected),
                 (Grant::Retry, _) => continue,
@@ -499,9 +499,9 @@ impl<T> Chan<T> {
 
     /// Waits for a select's send arm to fill `r`; `None` if it withdrew.
     pub(crate) fn wait_partner(&self, r: Arc<Entry<T>>) -> Option<T> {
-        let queued = Queued::new(self, r, None);
+        let mut queued = Queued::new(self, r, None);
         queued.entry.waiter().wait(WaitReason::ChanRecv);
-        match queued.entry.take_grant() {
+        match queued.take_grant() {
             (Grant::Done, Some(m)) => Some(m),
             _ => None,
         }
@@ -587,10 +587,11 @@ impl<T> Chan<T> {
     }
 
     /// What a select woken through `entry` was handed; `None`: start over.
-    pub(crate) fn accept(&self, entry: &Entry<T>) -> Option<Token<T>> {
-        match entry.take_grant() {
+    pub(crate) fn accept(queued: &mut Queued<'_, T>) -> Option<Token<T>> {
+        let deferred = queued.entry.is_deferred();
+        match queued.take_grant() {
             (Grant::Done, Some(m)) => Some(Token::Msg(m)),
-            (Grant::Disconnected, _) if !entry.is_deferred() => Some(Token::RecvDisconnected),
+            (Grant::Disconnected, _) if !deferred => Some(Token::RecvDisconnected),
             (Grant::Disconnected, _) => Some(Token::SendDisconnected),
             (Grant::Reserved, _) => Some(Token::Reserved),
             (Grant::Partner(r), _) => Some(Token::ToPartner(r)),
@@ -650,18 +651,35 @@ pub(crate) struct Queued<'c, T> {
     chan: &'c Chan<T>,
     pub(crate) entry: Arc<Entry<T>>,
     side: Option<Side>,
+    /// The owner consumed the grant: nothing left to clean up.
+    consumed: bool,
 }
 
 impl<'c, T> Queued<'c, T> {
     /// `side`: the queue the entry sits in (`None`: in none, e.g. a partner
     /// receive).
     pub(crate) fn new(chan: &'c Chan<T>, entry: Arc<Entry<T>>, side: Option<Side>) -> Self {
-        Queued { chan, entry, side }
+        Queued {
+            chan,
+            entry,
+            side,
+            consumed: false,
+        }
+    }
+
+    /// After a wake: takes what was handed over. The entry was claimed, so
+    /// it is out of its queue (C2) and dropping `self` has nothing to do.
+    pub(crate) fn take_grant(&mut self) -> (Grant<T>, Option<T>) {
+        self.consumed = true;
+        self.entry.take_grant()
     }
 }
 
 impl<T> Drop for Queued<'_, T> {
     fn drop(&mut self) {
+        if self.consumed {
+            return;
+        }
         let w = self.entry.waiter();
         // Still waiting only when unwinding: withdraw first so that nobody
         // claims the entry after we take it out of the queue.

@@ -39,8 +39,8 @@ struct Typed<'a, T> {
 }
 
 impl<'a, T: 'a> Registered<'a> for Typed<'a, T> {
-    fn accept(self: Box<Self>) -> Option<ErasedToken<'a>> {
-        let token = self.chan.accept(&self.queued.entry)?;
+    fn accept(mut self: Box<Self>) -> Option<ErasedToken<'a>> {
+        let token = Chan::accept(&mut self.queued)?;
         Some(ErasedToken::new(Selected::new(self.chan.clone(), token)))
     }
 }
