@@ -67,6 +67,34 @@
 //!   wake-ups are forwarded), but only while that first runtime lives; after
 //!   it shuts down, waiting on the socket from a green thread fails.
 
+/// The conversions every green socket type offers the same way: from its
+/// `std::net` counterpart (`TryFrom`, via `from_std`) and to its file
+/// descriptor (`AsRawFd`, `AsFd`), all through the shared `inner` socket.
+macro_rules! socket_fd_impls {
+    ($ty:ident, $std:ty) => {
+        impl TryFrom<$std> for $ty {
+            type Error = std::io::Error;
+
+            #[doc = concat!("See [`", stringify!($ty), "::from_std`].")]
+            fn try_from(sock: $std) -> std::io::Result<$ty> {
+                $ty::from_std(sock)
+            }
+        }
+
+        impl std::os::fd::AsRawFd for $ty {
+            fn as_raw_fd(&self) -> std::os::fd::RawFd {
+                self.inner.fd()
+            }
+        }
+
+        impl std::os::fd::AsFd for $ty {
+            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+                std::os::fd::AsFd::as_fd(self.inner.get())
+            }
+        }
+    };
+}
+
 mod addr;
 mod os_wait;
 mod resolve;
