@@ -73,33 +73,32 @@ pub(crate) fn parse_in_range(
 
 /// Reads `GREENRT_PROCS`: `Ok(None)` when unset or empty.
 pub fn procs_from_env() -> Result<Option<usize>, ConfigError> {
-    match std::env::var("GREENRT_PROCS") {
-        Ok(v) if v.trim().is_empty() => Ok(None),
-        Ok(v) => parse_in_range("GREENRT_PROCS", &v, 1, MAX_PROCS).map(Some),
-        Err(std::env::VarError::NotPresent) => Ok(None),
-        Err(std::env::VarError::NotUnicode(v)) => Err(ConfigError {
-            what: "GREENRT_PROCS".into(),
-            value: v.to_string_lossy().into_owned(),
-            accepted: format!("a whole number from 1 to {MAX_PROCS}"),
-        }),
-    }
+    env_in_range("GREENRT_PROCS", 1, MAX_PROCS)
 }
 
 /// Reads `GREENRT_SCHEDTRACE=<ms>`: print a scheduler trace line every
 /// `<ms>` milliseconds. Unset, empty or `0`: off.
 pub fn schedtrace_from_env() -> Result<Option<std::time::Duration>, ConfigError> {
-    match std::env::var("GREENRT_SCHEDTRACE") {
-        Ok(v) if v.trim().is_empty() => Ok(None),
-        Ok(v) => {
-            let ms = parse_in_range("GREENRT_SCHEDTRACE", &v, 0, MAX_SCHEDTRACE_MS)?;
-            Ok((ms > 0).then(|| std::time::Duration::from_millis(ms as u64)))
+    let ms = env_in_range("GREENRT_SCHEDTRACE", 0, MAX_SCHEDTRACE_MS)?;
+    Ok(ms
+        .filter(|&ms| ms > 0)
+        .map(|ms| std::time::Duration::from_millis(ms as u64)))
+}
+
+/// Reads environment variable `name` as a whole number in `min..=max`:
+/// `Ok(None)` when unset or empty, a `ConfigError` naming the variable, the
+/// value and the range when it is anything else.
+fn env_in_range(name: &str, min: usize, max: usize) -> Result<Option<usize>, ConfigError> {
+    match std::env::var_os(name) {
+        None => Ok(None),
+        Some(v) => {
+            let v = v.to_string_lossy();
+            if v.trim().is_empty() {
+                Ok(None)
+            } else {
+                parse_in_range(name, &v, min, max).map(Some)
+            }
         }
-        Err(std::env::VarError::NotPresent) => Ok(None),
-        Err(std::env::VarError::NotUnicode(v)) => Err(ConfigError {
-            what: "GREENRT_SCHEDTRACE".into(),
-            value: v.to_string_lossy().into_owned(),
-            accepted: format!("a whole number from 0 to {MAX_SCHEDTRACE_MS}"),
-        }),
     }
 }
 
