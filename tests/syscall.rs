@@ -96,8 +96,16 @@ fn short_syscalls_keep_one_machine() {
         sum
     });
     assert_eq!(sum, 1_000_000 * std::process::id() as u64);
+    // One M runs the loop. sysmon may still retake the P a few times when the
+    // OS deschedules the M for more than 20 µs in the middle of a getpid (Go's
+    // rule; it happens on a loaded CI box), and a retake that races with the
+    // previous handed-off M going idle can start one more. An explosion would
+    // be one M per retake, far above this bound.
     let machines = rt.stats().machines;
-    assert!(machines <= 2, "{machines} machines for short syscalls");
+    assert!(
+        machines <= 4,
+        "{machines} machines for 1 000 000 short syscalls"
+    );
 }
 
 #[test]
