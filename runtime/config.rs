@@ -22,6 +22,12 @@ pub const DEFAULT_MAX_MACHINES: usize = 10_000;
 pub const MAX_MACHINES: usize = 100_000;
 /// An idle machine's OS thread exits after this long without work.
 pub const DEFAULT_MACHINE_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+/// Default preemption time slice (Go's `forcePreemptNS`).
+pub const DEFAULT_TIME_SLICE: std::time::Duration = std::time::Duration::from_millis(10);
+/// Shortest accepted time slice: five sysmon ticks.
+pub const MIN_TIME_SLICE: std::time::Duration = std::time::Duration::from_micros(100);
+/// Longest accepted time slice.
+pub const MAX_TIME_SLICE: std::time::Duration = std::time::Duration::from_secs(1);
 /// Longest accepted `GREENRT_SCHEDTRACE` period, in milliseconds (one hour).
 pub const MAX_SCHEDTRACE_MS: usize = 3_600_000;
 

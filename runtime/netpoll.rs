@@ -69,9 +69,6 @@ const INDEX_BITS: u32 = if usize::BITS >= 64 { 32 } else { 20 };
 const INDEX_MASK: usize = (1 << INDEX_BITS) - 1;
 /// Generations wrap below the top bit so no token ever equals `WAKER_TOKEN`.
 const GEN_MASK: usize = (usize::MAX >> INDEX_BITS) >> 1;
-/// Sysmon polls the network when nobody has for this long (Go: sysmon's
-/// `lastpoll + 10*1000*1000 < now` check in proc.go).
-pub(crate) const FORCED_POLL_INTERVAL: Duration = Duration::from_millis(10);
 
 /// Which half of a socket a G waits on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -371,17 +368,18 @@ impl NetPoller {
         self.waiters.load(Ordering::Relaxed) != 0
     }
 
-    /// True when Gs wait on sockets but nobody has polled for
-    /// [`FORCED_POLL_INTERVAL`] and no M is blocked in `poll`: every P is
+    /// True when Gs wait on sockets but nobody has polled for `interval`
+    /// (the runtime's time slice; Go: sysmon's `lastpoll + 10*1000*1000 <
+    /// now` check in proc.go) and no M is blocked in `poll`: every P is
     /// busy, and ready network Gs would starve behind runnable ones until a
     /// local queue drains. Sysmon should then `poll(Some(ZERO))` and queue
     /// the list globally (Go's sysmon does exactly this).
-    pub(crate) fn poll_overdue(&self) -> bool {
+    pub(crate) fn poll_overdue(&self, interval: Duration) -> bool {
         if !self.has_waiters() || self.is_blocked() {
             return false;
         }
         let last = Duration::from_nanos(self.last_poll.load(Ordering::Relaxed));
-        self.created.elapsed().saturating_sub(last) >= FORCED_POLL_INTERVAL
+        self.created.elapsed().saturating_sub(last) >= interval
     }
 
     /// True while an M is blocked in `poll`.

@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use crate::config::{
     self, ConfigError, DEFAULT_MACHINE_IDLE_TIMEOUT, DEFAULT_MAX_MACHINES, DEFAULT_STACK_SIZE,
-    MAX_MACHINES, MAX_PROCS, MAX_STACK_SIZE, MIN_STACK_SIZE,
+    DEFAULT_TIME_SLICE, MAX_MACHINES, MAX_PROCS, MAX_STACK_SIZE, MAX_TIME_SLICE, MIN_STACK_SIZE,
+    MIN_TIME_SLICE,
 };
 use crate::handle::GreenThread;
 use crate::join::{JoinHandle, Packet};
@@ -34,6 +35,7 @@ pub struct Builder {
     max_machines: usize,
     machine_idle_timeout: Duration,
     schedtrace: Option<Option<Duration>>,
+    time_slice: Duration,
 }
 
 impl Default for Builder {
@@ -45,6 +47,7 @@ impl Default for Builder {
             max_machines: DEFAULT_MAX_MACHINES,
             machine_idle_timeout: DEFAULT_MACHINE_IDLE_TIMEOUT,
             schedtrace: None,
+            time_slice: DEFAULT_TIME_SLICE,
         }
     }
 }
@@ -100,6 +103,17 @@ impl Builder {
         self
     }
 
+    /// How long a green thread may run before sysmon asks it to yield at its
+    /// next runtime call or `coop::checkpoint`, and the longest a socket
+    /// waits to be polled while every processor is busy. Shorter slices cut
+    /// the latency of I/O-bound green threads sharing processors with
+    /// CPU-bound ones, at the price of more switches. Accepted: 100 µs to
+    /// 1 s. Default 10 ms (Go's fixed value).
+    pub fn time_slice(mut self, d: Duration) -> Self {
+        self.time_slice = d;
+        self
+    }
+
     /// Builds the runtime. Invalid settings give an `InvalidInput` error
     /// naming the setting and the accepted range. No OS thread starts until
     /// the first green thread does.
@@ -119,6 +133,14 @@ impl Builder {
             Some(p) => p,
             None => config::schedtrace_from_env()?,
         };
+        if !(MIN_TIME_SLICE..=MAX_TIME_SLICE).contains(&self.time_slice) {
+            return Err(ConfigError {
+                what: "time_slice".into(),
+                value: format!("{:?}", self.time_slice),
+                accepted: format!("{MIN_TIME_SLICE:?} to {MAX_TIME_SLICE:?}"),
+            }
+            .into());
+        }
         let sched = Scheduler::new(Config {
             procs,
             stack_size,
@@ -126,6 +148,7 @@ impl Builder {
             max_machines,
             machine_idle_timeout: self.machine_idle_timeout,
             schedtrace,
+            time_slice: self.time_slice,
         })?;
         Ok(Runtime { sched })
     }

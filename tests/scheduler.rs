@@ -272,4 +272,15 @@ fn builder_rejects_bad_settings_with_the_accepted_range() {
         .unwrap_err();
     let msg = e.to_string();
     assert!(msg.contains("stack_size") && msg.contains("16384"), "{msg}");
+    for bad in [Duration::from_micros(99), Duration::from_secs(2)] {
+        let e = greenrt::Runtime::builder()
+            .time_slice(bad)
+            .build()
+            .unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("time_slice") && msg.contains("100µs to 1s"),
+            "{msg}"
+        );
+    }
 }

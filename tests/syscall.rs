@@ -3,7 +3,7 @@
 mod common;
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -134,6 +134,49 @@ fn checkpoint_loop_lets_another_green_thread_run() {
         "the other G never ran while the loop spun"
     );
     assert!(loop_ms < 5_000);
+}
+
+#[test]
+fn a_short_time_slice_keeps_preempting_checkpointing_loops() {
+    // Two CPU-bound loops on one processor with a 1 ms slice: each must see
+    // the other run again and again (every turn change is a preemption).
+    let _w = Watchdog::new("time slice", Duration::from_secs(30));
+    let rt = greenrt::Runtime::builder()
+        .procs(1)
+        .time_slice(Duration::from_millis(1))
+        .build()
+        .unwrap();
+    const TURNS: usize = 40;
+    let turns = rt.block_on(|| {
+        let last = Arc::new(AtomicUsize::new(usize::MAX));
+        let changes = Arc::new(AtomicUsize::new(0));
+        let loops: Vec<_> = (0..2)
+            .map(|me| {
+                let (last, changes) = (last.clone(), changes.clone());
+                greenrt::spawn!(move || {
+                    let mut turns = 0;
+                    while changes.load(Ordering::Acquire) < TURNS {
+                        if last.swap(me, Ordering::AcqRel) != me {
+                            turns += 1;
+                            changes.fetch_add(1, Ordering::AcqRel);
+                        }
+                        std::hint::black_box((0..100u64).sum::<u64>());
+                        greenrt::coop::checkpoint();
+                    }
+                    turns
+                })
+            })
+            .collect();
+        loops
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .collect::<Vec<_>>()
+    });
+    // Turns alternate, so each loop had half of them (give or take the last).
+    assert!(
+        turns.iter().all(|&t| t >= TURNS / 2 - 1) && turns.iter().sum::<usize>() >= TURNS,
+        "turns {turns:?}"
+    );
 }
 
 #[test]

@@ -43,6 +43,9 @@ pub(crate) struct Config {
     pub(crate) machine_idle_timeout: Duration,
     /// Print a schedtrace line this often (`GREENRT_SCHEDTRACE`).
     pub(crate) schedtrace: Option<Duration>,
+    /// A G running this long is asked to yield, and the network is polled
+    /// at least this often while every P is busy (Go: 10 ms, fixed).
+    pub(crate) time_slice: Duration,
 }
 
 pub(crate) struct Idle {

@@ -7,11 +7,12 @@
 //!   `greenrt::syscall` for more than one sysmon tick (≥ 20 µs) is handed to
 //!   another M, so the Gs queued behind it keep running;
 //! * **asks long-running Gs to yield**: a P whose schedule tick has not moved
-//!   for 10 ms gets its `preempt` flag set, which `coop::checkpoint`,
+//!   for one time slice (`Builder::time_slice`, default 10 ms like Go) gets
+//!   its `preempt` flag set, which `coop::checkpoint`,
 //!   `yield_now` and other runtime calls honour (cooperative preemption: a
 //!   loop that never calls into the runtime cannot be preempted);
 //! * **polls the network** when Gs wait on sockets and nobody has polled for
-//!   10 ms (a P busy with a queue of yielding Gs never reaches the poll step
+//!   a time slice (a P busy with a queue of yielding Gs never reaches the poll step
 //!   of its scheduling loop);
 //! * **prints schedtrace** lines when `GREENRT_SCHEDTRACE` is set.
 //!
@@ -40,8 +41,6 @@ const SYSCALL_RETAKE_AFTER: Duration = Duration::from_micros(20);
 /// Even with idle Ms around and no queued work, a syscall this long loses its
 /// P (Go: `syscallwhen + 10*1000*1000 > now`).
 const SYSCALL_RETAKE_ALWAYS_AFTER: Duration = Duration::from_millis(10);
-/// A G running this long is asked to yield (Go: `forcePreemptNS` = 10 ms).
-const PREEMPT_AFTER: Duration = Duration::from_millis(10);
 
 /// The scheduler's handle on its sysmon thread.
 #[derive(Default)]
@@ -199,7 +198,11 @@ impl Sysmon {
             }
             let now = Instant::now();
             let mut acted = self.retake(now);
-            if self.sched.netpoll.poll_overdue() {
+            if self
+                .sched
+                .netpoll
+                .poll_overdue(self.sched.config.time_slice)
+            {
                 if let Some(ready) = self.sched.netpoll.poll(Some(Duration::ZERO)) {
                     if !ready.is_empty() {
                         // No P here: they go to the global queue, with wakep.
@@ -215,7 +218,14 @@ impl Sysmon {
             } else {
                 quiet += 1;
                 if quiet > QUIET_ROUNDS_BEFORE_BACKOFF {
-                    delay = (delay * 2).min(MAX_DELAY);
+                    // While any P is busy, tick at least twice per time slice
+                    // so a slice overruns by half a slice at most.
+                    let cap = if all_idle {
+                        MAX_DELAY
+                    } else {
+                        MAX_DELAY.min(self.sched.config.time_slice / 2)
+                    };
+                    delay = (delay * 2).min(cap);
                 }
             }
         }
@@ -267,7 +277,7 @@ impl Sysmon {
             if seen.schedtick != st {
                 seen.schedtick = st;
                 seen.schedtick_since = now;
-            } else if now.duration_since(seen.schedtick_since) >= PREEMPT_AFTER {
+            } else if now.duration_since(seen.schedtick_since) >= sched.config.time_slice {
                 seen.schedtick_since = now;
                 // A newly set flag means a G is really being preempted (the
                 // M clears it at every schedule; an idle P's flag just stays
