@@ -1,7 +1,6 @@
 //! `GreenThread`: the public, cloneable handle to a G (like `std::thread::Thread`).
 
 use std::fmt;
-use std::sync::Arc;
 
 use crate::sched;
 
@@ -11,11 +10,11 @@ use crate::sched;
 /// [`current`](crate::current).
 #[derive(Clone)]
 pub struct GreenThread {
-    inner: Arc<sched::GreenThread>,
+    inner: sched::GRef,
 }
 
 impl GreenThread {
-    pub(crate) fn new(inner: Arc<sched::GreenThread>) -> Self {
+    pub(crate) fn new(inner: sched::GRef) -> Self {
         GreenThread { inner }
     }
 

@@ -1,14 +1,18 @@
 //! `JoinHandle`: the user's closure, its result slot and its joiner.
 //!
-//! One allocation (`Packet`) holds the closure until it runs and the result
-//! after; the G sees it as a `Task`, the handle as a `JoinSlot<T>`. `join`
-//! parks the calling G — or blocks the calling OS thread — until the result is
-//! published, so it works from inside and outside the runtime.
+//! A `Packet` holds the closure until it runs and the result after. It is the
+//! task of its G and lives in the G's own allocation (see
+//! `sched/green_thread.rs`, "One allocation per G"): the G sees it as a
+//! `Task`, the handle reaches its typed `Slot<T>` through a pointer kept valid
+//! by the handle's reference to the G. `join` parks the calling G — or blocks
+//! the calling OS thread — until the result is published, so it works from
+//! inside and outside the runtime.
 
 use std::any::Any;
 use std::cell::UnsafeCell;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -16,6 +20,7 @@ use std::thread;
 use crate::handle::GreenThread;
 use crate::park::{self, Unparker};
 use crate::sched::green_thread::{cancel_message, Task};
+use crate::sched::scheduler::Scheduler;
 use crate::sched::{self, WaitReason};
 
 // Join-slot states. PENDING → (WAITING →) READY → TAKEN.
@@ -25,11 +30,16 @@ const WAITING: u8 = 1;
 const READY: u8 = 2;
 const TAKEN: u8 = 3;
 
-pub(crate) struct Packet<F, T> {
+/// Where a G's outcome waits for its joiner.
+pub(crate) struct Slot<T> {
     state: AtomicU8,
-    func: UnsafeCell<Option<F>>,
     result: UnsafeCell<Option<thread::Result<T>>>,
     joiner: UnsafeCell<Option<Unparker>>,
+}
+
+pub(crate) struct Packet<F, T> {
+    slot: Slot<T>,
+    func: UnsafeCell<Option<F>>,
 }
 
 // SAFETY: `func` is taken exactly once, by the M running the G (or by
@@ -43,20 +53,7 @@ unsafe impl<F: Send, T: Send> Send for Packet<F, T> {}
 // SAFETY: see above.
 unsafe impl<F: Send, T: Send> Sync for Packet<F, T> {}
 
-impl<F, T> Packet<F, T>
-where
-    F: FnOnce() -> T + Send + 'static,
-    T: Send + 'static,
-{
-    pub(crate) fn new(f: F) -> Arc<Self> {
-        Arc::new(Packet {
-            state: AtomicU8::new(PENDING),
-            func: UnsafeCell::new(Some(f)),
-            result: UnsafeCell::new(None),
-            joiner: UnsafeCell::new(None),
-        })
-    }
-
+impl<T> Slot<T> {
     fn publish(&self, r: thread::Result<T>) {
         if self.state.load(Ordering::Relaxed) >= READY {
             return;
@@ -71,55 +68,12 @@ where
             }
         }
     }
-}
 
-impl<F, T> Task for Packet<F, T>
-where
-    F: FnOnce() -> T + Send + 'static,
-    T: Send + 'static,
-{
-    fn run(&self, g: &sched::GreenThread) {
-        // SAFETY: see the `Send` impl: only this run takes the closure.
-        let f = unsafe { (*self.func.get()).take() };
-        let Some(f) = f else { return };
-        let r = catch_unwind(AssertUnwindSafe(f));
-        let r = match r {
-            // The runtime unwound this G at shutdown: report that plainly
-            // instead of corosensei's internal unwind payload.
-            Err(_) if g.is_cancelled() => Err(cancelled_payload(g.id(), g.name())),
-            r => r,
-        };
-        self.publish(r);
-    }
-
-    fn cancel(&self, message: String) {
-        // SAFETY: see the `Send` impl.
-        drop(unsafe { (*self.func.get()).take() });
-        self.publish(Err(Box::new(message)));
-    }
-}
-
-fn cancelled_payload(id: u64, name: Option<&str>) -> Box<dyn Any + Send> {
-    Box::new(cancel_message(id, name))
-}
-
-/// The typed view of a `Packet` that a `JoinHandle` needs.
-pub(crate) trait JoinSlot<T>: Send + Sync {
-    fn is_ready(&self) -> bool;
-    /// Registers `u` to be woken at completion; false if already complete.
-    fn set_joiner(&self, u: Unparker) -> bool;
-    fn take(&self) -> thread::Result<T>;
-}
-
-impl<F, T> JoinSlot<T> for Packet<F, T>
-where
-    F: FnOnce() -> T + Send + 'static,
-    T: Send + 'static,
-{
     fn is_ready(&self) -> bool {
         self.state.load(Ordering::Acquire) >= READY
     }
 
+    /// Registers `u` to be woken at completion; false if already complete.
     fn set_joiner(&self, u: Unparker) -> bool {
         // Only one joiner exists (`join` consumes the handle), and it calls
         // this at most once.
@@ -146,6 +100,59 @@ where
     }
 }
 
+impl<F, T> Task for Packet<F, T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    fn run(&self, g: &sched::GreenThread) {
+        // SAFETY: see the `Send` impl: only this run takes the closure.
+        let f = unsafe { (*self.func.get()).take() };
+        let Some(f) = f else { return };
+        let r = catch_unwind(AssertUnwindSafe(f));
+        let r = match r {
+            // The runtime unwound this G at shutdown: report that plainly
+            // instead of corosensei's internal unwind payload.
+            Err(_) if g.is_cancelled() => Err(cancelled_payload(g.id(), g.name())),
+            r => r,
+        };
+        self.slot.publish(r);
+    }
+
+    fn cancel(&self, message: String) {
+        // SAFETY: see the `Send` impl.
+        drop(unsafe { (*self.func.get()).take() });
+        self.slot.publish(Err(Box::new(message)));
+    }
+}
+
+fn cancelled_payload(id: u64, name: Option<&str>) -> Box<dyn Any + Send> {
+    Box::new(cancel_message(id, name))
+}
+
+/// Spawns `f` as a G of `sched` and returns its handle.
+pub(crate) fn spawn_on<F, T>(sched: &Arc<Scheduler>, name: Option<Box<str>>, f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let packet = Packet {
+        slot: Slot {
+            state: AtomicU8::new(PENDING),
+            result: UnsafeCell::new(None),
+            joiner: UnsafeCell::new(None),
+        },
+        func: UnsafeCell::new(Some(f)),
+    };
+    let (g, packet) = sched.spawn(name, packet);
+    // SAFETY: the packet lives in the G's allocation, alive while `g` is.
+    let slot = NonNull::from(unsafe { &packet.as_ref().slot });
+    JoinHandle {
+        slot,
+        thread: GreenThread::new(g),
+    }
+}
+
 /// An owned permission to join a green thread (wait for it to finish).
 ///
 /// Like `std::thread::JoinHandle`: dropping it detaches the green thread, and
@@ -153,13 +160,24 @@ where
 /// green thread panicked — or a `String` saying it was cancelled, if its
 /// runtime shut down before it finished.
 pub struct JoinHandle<T> {
-    slot: Arc<dyn JoinSlot<T>>,
+    /// Points into the allocation of the G that `thread` keeps alive.
+    slot: NonNull<Slot<T>>,
     thread: GreenThread,
 }
 
+// SAFETY: a `JoinHandle` only reaches the slot (whose protocol is safe across
+// threads, see `Packet`) and the G's handle (Send + Sync); `T` itself moves
+// to the joining thread, hence `T: Send`, exactly like `Packet`'s bounds.
+unsafe impl<T: Send> Send for JoinHandle<T> {}
+// SAFETY: through `&JoinHandle` only `is_finished` and `thread` are reachable,
+// neither of which touches a `T`.
+unsafe impl<T: Send> Sync for JoinHandle<T> {}
+
 impl<T> JoinHandle<T> {
-    pub(crate) fn new(slot: Arc<dyn JoinSlot<T>>, thread: GreenThread) -> Self {
-        JoinHandle { slot, thread }
+    fn slot(&self) -> &Slot<T> {
+        // SAFETY: the slot lives inside the G that `self.thread` holds a
+        // strong reference to, and is never moved (the G is behind an `Arc`).
+        unsafe { self.slot.as_ref() }
     }
 
     /// Waits for the green thread to finish and returns its result.
@@ -167,19 +185,20 @@ impl<T> JoinHandle<T> {
     /// Inside a green thread this parks only the calling G; on a plain OS
     /// thread it blocks that thread.
     pub fn join(self) -> thread::Result<T> {
-        if !self.slot.is_ready() && self.slot.set_joiner(Unparker::current()) {
+        let slot = self.slot();
+        if !slot.is_ready() && slot.set_joiner(Unparker::current()) {
             // Loop: the park may return spuriously.
-            while !self.slot.is_ready() {
+            while !slot.is_ready() {
                 park::park(WaitReason::Join);
             }
         }
-        self.slot.take()
+        slot.take()
     }
 
     /// True once the green thread has finished (returned, panicked or been
     /// cancelled). Does not block.
     pub fn is_finished(&self) -> bool {
-        self.slot.is_ready()
+        self.slot().is_ready()
     }
 
     /// A handle to the green thread (its id and name).

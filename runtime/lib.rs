@@ -59,7 +59,7 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    let h = runtime::spawn_on(&runtime::current_or_default(), None, f);
+    let h = join::spawn_on(&runtime::current_or_default(), None, f);
     coop::checkpoint();
     h
 }
@@ -72,7 +72,7 @@ where
     T: Send + 'static,
 {
     let name = name.into().into_boxed_str();
-    runtime::spawn_on(&runtime::current_or_default(), Some(name), f)
+    join::spawn_on(&runtime::current_or_default(), Some(name), f)
 }
 
 /// Spawns a green thread: `spawn!(move || work())` or `spawn!({ block })`.
@@ -91,21 +91,24 @@ macro_rules! spawn {
 /// Lets other green threads on this P run; the caller goes to the back of the
 /// local run queue. On a plain OS thread: `std::thread::yield_now`.
 pub fn yield_now() {
-    let g = context::current_g_ptr();
-    if g.is_null() {
-        std::thread::yield_now();
-    } else {
+    match context::current_g_ptr() {
+        None => std::thread::yield_now(),
         // SAFETY: the running G is kept alive by its M while it runs.
-        unsafe { (*g).switch_out(sched::green_thread::SwitchRequest::Yield) }
+        Some(g) => unsafe {
+            g.as_ref()
+                .switch_out(sched::green_thread::SwitchRequest::Yield)
+        },
     }
 }
 
 /// Yields after a preemption request: to the back of the global queue.
 pub(crate) fn yield_preempted() {
-    let g = context::current_g_ptr();
-    if !g.is_null() {
+    if let Some(g) = context::current_g_ptr() {
         // SAFETY: the running G is kept alive by its M while it runs.
-        unsafe { (*g).switch_out(sched::green_thread::SwitchRequest::Preempted) }
+        unsafe {
+            g.as_ref()
+                .switch_out(sched::green_thread::SwitchRequest::Preempted)
+        }
     }
 }
 
@@ -139,5 +142,5 @@ pub fn park_timeout(dur: std::time::Duration) {
 
 /// True when called from inside a green thread.
 pub fn in_green_thread() -> bool {
-    !context::current_g_ptr().is_null()
+    context::current_g_ptr().is_some()
 }

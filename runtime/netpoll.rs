@@ -57,7 +57,7 @@ use mio::{Events, Interest, Poll, Registry, Token, Waker};
 use parking_lot::Mutex;
 
 use crate::park::Unparker;
-use crate::sched::GreenThread;
+use crate::sched::GRef;
 
 const WAKER_TOKEN: Token = Token(usize::MAX);
 /// Events taken per poll (Go's netpoll reads 128 at a time).
@@ -222,7 +222,7 @@ impl NetPoller {
 
     /// Polls once. `timeout == Some(ZERO)` never blocks; `None` blocks until
     /// an event or a `wake`. Returns `None` when another M is already polling.
-    pub(crate) fn poll(&self, timeout: Option<Duration>) -> Option<Vec<Arc<GreenThread>>> {
+    pub(crate) fn poll(&self, timeout: Option<Duration>) -> Option<Vec<GRef>> {
         let mut guard = self.poll.try_lock()?;
         let (poll, events) = &mut *guard;
         let blocking = timeout != Some(Duration::ZERO);
@@ -268,7 +268,7 @@ impl NetPoller {
     /// Records a readiness edge on `half` and takes its waiters: Gs of this
     /// runtime go into `ready`; anyone else is woken through its own
     /// unparker (a G of another runtime that borrowed this socket).
-    fn fire(&self, half: &Half, ready: &mut Vec<Arc<GreenThread>>) {
+    fn fire(&self, half: &Half, ready: &mut Vec<GRef>) {
         // Sequence first, count second (module docs).
         half.seq.fetch_add(1, Ordering::SeqCst);
         if half.waiting.load(Ordering::SeqCst) == 0 {
@@ -398,7 +398,7 @@ impl NetPoller {
 /// True when both name the same G or OS thread.
 fn same_waiter(a: &Unparker, b: &Unparker) -> bool {
     match (a, b) {
-        (Unparker::Green(a), Unparker::Green(b)) => Arc::ptr_eq(a, b),
+        (Unparker::Green(a), Unparker::Green(b)) => GRef::ptr_eq(a, b),
         (Unparker::Os(a), Unparker::Os(b)) => a.id() == b.id(),
         _ => false,
     }

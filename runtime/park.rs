@@ -10,16 +10,15 @@
 //! Both kinds of park may return spuriously: callers wait in a loop on their
 //! own condition.
 
-use std::sync::Arc;
 use std::time::Instant;
 
-use crate::sched::{context, GreenThread, WaitReason};
+use crate::sched::{context, GRef, WaitReason};
 use crate::time::TimerAction;
 
 /// A handle that wakes one parked G or OS thread.
 #[derive(Clone)]
 pub(crate) enum Unparker {
-    Green(Arc<GreenThread>),
+    Green(GRef),
     Os(std::thread::Thread),
 }
 
@@ -46,7 +45,7 @@ impl Unparker {
 
     /// Like `unpark`, but hands a woken G back to the caller instead of
     /// queueing it (timers and the netpoller return lists; DESIGN.md §4).
-    pub(crate) fn wake_for_list(self) -> Option<Arc<GreenThread>> {
+    pub(crate) fn wake_for_list(self) -> Option<GRef> {
         match self {
             Unparker::Green(g) => g.wake().then_some(g),
             Unparker::Os(t) => {
@@ -59,12 +58,10 @@ impl Unparker {
 
 /// Parks the current G (or OS thread) until unparked. May return spuriously.
 pub(crate) fn park(reason: WaitReason) {
-    let g = context::current_g_ptr();
-    if g.is_null() {
-        std::thread::park();
-    } else {
+    match context::current_g_ptr() {
+        None => std::thread::park(),
         // SAFETY: the running G is alive while it runs (its M holds an Arc).
-        unsafe { (*g).park(reason) }
+        Some(g) => unsafe { g.as_ref().park(reason) },
     }
 }
 

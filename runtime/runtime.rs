@@ -14,8 +14,7 @@ use crate::config::{
     DEFAULT_TIME_SLICE, MAX_MACHINES, MAX_PROCS, MAX_STACK_SIZE, MAX_TIME_SLICE, MIN_STACK_SIZE,
     MIN_TIME_SLICE,
 };
-use crate::handle::GreenThread;
-use crate::join::{JoinHandle, Packet};
+use crate::join::{spawn_on, JoinHandle};
 use crate::sched::context;
 use crate::sched::scheduler::{Config, Scheduler};
 use crate::sched::RuntimeStats;
@@ -239,16 +238,6 @@ impl std::fmt::Debug for Runtime {
             .field("procs", &self.procs())
             .finish()
     }
-}
-
-pub(crate) fn spawn_on<F, T>(sched: &Arc<Scheduler>, name: Option<Box<str>>, f: F) -> JoinHandle<T>
-where
-    F: FnOnce() -> T + Send + 'static,
-    T: Send + 'static,
-{
-    let packet = Packet::new(f);
-    let g = sched.spawn(name, packet.clone());
-    JoinHandle::new(packet, GreenThread::new(g))
 }
 
 /// The default runtime, started on first use. Its procs come from

@@ -41,15 +41,17 @@ pub fn syscall<R>(f: impl FnOnce() -> R) -> R {
     // SAFETY: a non-null context is the live MachineContext of this thread's
     // M (see context.rs); the scheduler outlives it.
     let (ctx_ref, sched) = unsafe { (&*ctx, &*(*ctx).sched) };
-    let g = ctx_ref.g.get();
     let p = ctx_ref.p.get();
-    // SAFETY: a non-null `g` is the running G, alive while it runs.
-    if g.is_null() || p.is_null() || unsafe { (*g).in_syscall.get() } {
-        // Not in a G, or already inside a syscall: nothing to hand off.
+    let Some(g) = ctx_ref.g.get() else {
+        // Not in a G: nothing to hand off.
+        return f();
+    };
+    // SAFETY: `g` is the running G, alive while it runs.
+    let g = unsafe { g.as_ref() };
+    if p.is_null() || g.in_syscall.get() {
+        // Already inside a syscall: nothing to hand off.
         return f();
     }
-    // SAFETY: as above.
-    let g = unsafe { &*g };
     // --- enter: park the P in its slot; the M runs on without it.
     // SAFETY: `p` is the P lent to this G by its M (context.rs).
     let shared = &sched.ps[unsafe { (*p).id }];

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 use crate::park::{self, Unparker};
-use crate::sched::{context, GreenThread, WaitReason};
+use crate::sched::{context, GRef, WaitReason};
 
 /// What happens when a timer fires.
 pub(crate) enum TimerAction {
@@ -106,7 +106,7 @@ fn from_nanos(n: u64) -> Instant {
 /// Outcome of running due timers: Gs to make runnable and callbacks to run.
 #[derive(Default)]
 pub(crate) struct Fired {
-    pub(crate) ready: Vec<Arc<GreenThread>>,
+    pub(crate) ready: Vec<GRef>,
     pub(crate) calls: Vec<Box<dyn FnOnce() + Send>>,
 }
 
@@ -237,8 +237,7 @@ pub fn sleep(dur: Duration) {
 
 /// Puts the current green thread (or OS thread) to sleep until `deadline`.
 pub fn sleep_until(deadline: Instant) {
-    let g = context::current_g_ptr();
-    if g.is_null() {
+    if context::current_g_ptr().is_none() {
         let now = Instant::now();
         if deadline > now {
             std::thread::sleep(deadline - now);

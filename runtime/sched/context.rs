@@ -8,9 +8,10 @@
 //! (DESIGN.md §6a). Call them again after anything that can switch.
 
 use std::cell::Cell;
-use std::ptr;
+use std::ptr::{self, NonNull};
 use std::sync::Arc;
 
+use super::g_ref::GRef;
 use super::green_thread::GreenThread;
 use super::processor::Processor;
 use super::scheduler::Scheduler;
@@ -25,9 +26,13 @@ pub(crate) struct MachineContext {
     /// or none, and the M takes whatever is here when the G switches out.
     pub(crate) p: Cell<*mut Processor>,
 
-    /// The G being run (null while the M is in its own loop).
-    pub(crate) g: Cell<*const GreenThread>,
+    /// The G being run (`None` while the M is in its own loop). A fat
+    /// pointer (the G's task is unsized), hence `NonNull` rather than null.
+    pub(crate) g: Cell<GPtr>,
 }
+
+/// A pointer to a running G, if any.
+pub(crate) type GPtr = Option<NonNull<GreenThread>>;
 
 thread_local! {
     static CONTEXT: Cell<*const MachineContext> = const { Cell::new(ptr::null()) };
@@ -48,10 +53,10 @@ pub(crate) fn current() -> *const MachineContext {
 /// The G running on this thread, or null when not inside a green thread.
 /// (One TLS read on the hot path of every yield and park.)
 #[inline(never)]
-pub(crate) fn current_g_ptr() -> *const GreenThread {
+pub(crate) fn current_g_ptr() -> GPtr {
     let ctx = CONTEXT.try_with(|c| c.get()).unwrap_or(ptr::null());
     if ctx.is_null() {
-        return ptr::null();
+        return None;
     }
     // SAFETY: a non-null context points at the live `MachineContext` on this
     // thread's M stack (it is uninstalled before that frame ends).
@@ -69,7 +74,7 @@ pub(crate) fn preempt_requested() -> bool {
     // the running G) and valid while it runs.
     unsafe {
         let p = (*ctx).p.get();
-        if p.is_null() || (*ctx).g.get().is_null() {
+        if p.is_null() || (*ctx).g.get().is_none() {
             return false;
         }
         let p: &Processor = &*p;
@@ -78,17 +83,11 @@ pub(crate) fn preempt_requested() -> bool {
 }
 
 /// A counted reference to the running G, if any.
-pub(crate) fn current_g() -> Option<Arc<GreenThread>> {
-    let g = current_g_ptr();
-    if g.is_null() {
-        return None;
-    }
-    // SAFETY: the running G is kept alive by the `Arc` its M holds while it
-    // runs; we add one strong count for the reference we hand out.
-    unsafe {
-        Arc::increment_strong_count(g);
-        Some(Arc::from_raw(g))
-    }
+pub(crate) fn current_g() -> Option<GRef> {
+    let g = current_g_ptr()?;
+    // SAFETY: the running G is kept alive by the `GRef` its M holds while it
+    // runs, and `ctx.g` is that GRef's own pointer (`GRef::as_ptr`).
+    Some(unsafe { GRef::clone_from_ptr(g) })
 }
 
 /// The scheduler of the runtime this thread belongs to (as an M, or as a

@@ -1,9 +1,19 @@
 //! G — the green thread: a stackful coroutine plus the atomic park state.
 //!
-//! A `GreenThread` is created by `spawn` holding only its boxed task; it takes
-//! a stack from the pool the first time an M runs it (so spawning is cheap and
+//! A `GreenThread` is created by `spawn` holding only its task; it takes a
+//! stack from the pool the first time an M runs it (so spawning is cheap and
 //! a hundred thousand queued Gs cost no stacks). From then on its coroutine
 //! lives inside the G until it returns, and the stack goes back to the pool.
+//!
+//! # One allocation per G
+//! The task (the user's closure and its join slot, `join::Packet`) lives next
+//! to the G: `spawn` allocates one `GreenThreadWith<Packet<F, T>>`, whose
+//! first field is this sized `GreenThread` header, and the scheduler holds
+//! thin `GRef`s to the header (see `g_ref.rs`). One `malloc` and one reference
+//! count serve the G, its closure, its result and its `JoinHandle`. (A fat
+//! `Arc<dyn>` G was tried first: its data offset depends on the task's
+//! alignment, read from the vtable at every deref, and it made the switch
+//! path ~10% longer.)
 //!
 //! # The park protocol (DESIGN.md §3)
 //! `state` is a three-valued atomic:
@@ -32,6 +42,7 @@ use std::sync::Arc;
 use corosensei::stack::DefaultStack;
 use corosensei::{Coroutine, Yielder};
 
+use super::g_ref::{TaskVtable, VtableOf};
 use super::scheduler::Scheduler;
 use super::wait_reason::WaitReason;
 
@@ -62,8 +73,8 @@ pub(crate) trait Task: Send + Sync {
 }
 
 pub(crate) enum Body {
-    /// Spawned, never run: no stack yet.
-    Fresh(Arc<dyn Task>),
+    /// Spawned, never run: no stack yet (the task is the G's `task` field).
+    Fresh,
     /// Started: the coroutine owns a pooled stack.
     Started(Coro),
     /// Returned (or cancelled); nothing left to run.
@@ -74,7 +85,17 @@ const RUNNING: u8 = 0;
 const PARKED: u8 = 1;
 const NOTIFIED: u8 = 2;
 
+/// A G and its task in one allocation. `repr(C)`: the header comes first, so
+/// a pointer to the whole is a pointer to the header (`g_ref.rs` relies on it).
+#[repr(C)]
+pub(crate) struct GreenThreadWith<B: Task> {
+    pub(crate) g: GreenThread,
+    pub(crate) task: B,
+}
+
+/// The G header: everything the scheduler needs, whatever the task type.
 pub(crate) struct GreenThread {
+    pub(crate) vtable: &'static TaskVtable,
     id: u64,
     name: Option<Box<str>>,
     state: AtomicU8,
@@ -105,26 +126,37 @@ pub(crate) struct GreenThread {
 // publish with release/acquire ordering. The coroutine itself is not `Send`
 // in corosensei's types because its stack may hold `!Send` values: that is the
 // documented hazard of migrating green threads (docs/GUIDE.md, "Thread-locals
-// and !Send values"), accepted by every user of `spawn`.
+// and !Send values"), accepted by every user of `spawn`. The task itself is
+// `Send + Sync` (a supertrait of `Task`).
 unsafe impl Send for GreenThread {}
 // SAFETY: see `Send` above; shared access goes through atomics only.
 unsafe impl Sync for GreenThread {}
 
+impl<B: Task + 'static> GreenThreadWith<B> {
+    pub(crate) fn new(id: u64, name: Option<Box<str>>, sched: Arc<Scheduler>, task: B) -> Self {
+        GreenThreadWith {
+            g: GreenThread::new(&VtableOf::<B>::VTABLE, id, name, sched),
+            task,
+        }
+    }
+}
+
 impl GreenThread {
-    pub(crate) fn new(
+    fn new(
+        vtable: &'static TaskVtable,
         id: u64,
         name: Option<Box<str>>,
         sched: Arc<Scheduler>,
-        task: Arc<dyn Task>,
     ) -> Self {
         GreenThread {
+            vtable,
             id,
             name,
             state: AtomicU8::new(RUNNING),
             wait_reason: AtomicU8::new(WaitReason::None as u8),
             cancelled: AtomicBool::new(false),
             sched,
-            body: UnsafeCell::new(Body::Fresh(task)),
+            body: UnsafeCell::new(Body::Fresh),
             yielder: Cell::new(std::ptr::null()),
             registry_slot: Cell::new(usize::MAX),
             in_syscall: Cell::new(false),
@@ -249,16 +281,28 @@ impl GreenThread {
     }
 }
 
+// A G dropped without finishing must still settle its join slot: a fresh
+// one here (the task is typed), a started one by unwinding its stack in the
+// header's drop, which runs next — before the task itself is dropped.
+impl<B: Task> Drop for GreenThreadWith<B> {
+    fn drop(&mut self) {
+        let body = self.g.body.get_mut();
+        if let Body::Fresh = body {
+            *body = Body::Done;
+            self.task.cancel(cancel_message(self.g.id, self.g.name()));
+        }
+    }
+}
+
 impl Drop for GreenThread {
     fn drop(&mut self) {
-        // A G dropped without finishing must still settle its join slot.
-        match std::mem::replace(self.body.get_mut(), Body::Done) {
-            Body::Fresh(task) => task.cancel(cancel_message(self.id, self.name())),
-            Body::Started(coro) => {
-                self.cancelled.store(true, Ordering::Relaxed);
-                super::shutdown::unwind_coroutine(self, coro);
-            }
-            Body::Done => {}
+        // Not expected: a started G is always held by its M, a run queue or
+        // the registry until it finishes or shutdown unwinds it. Should one
+        // be dropped anyway, still run its stack's destructors (one of them
+        // taking a new reference to this G would be a bug: it is dying).
+        if let Body::Started(coro) = std::mem::replace(self.body.get_mut(), Body::Done) {
+            debug_assert!(false, "green thread {} dropped while started", self.id);
+            super::shutdown::unwind_coroutine(std::ptr::NonNull::from(&*self), coro);
         }
     }
 }

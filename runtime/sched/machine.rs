@@ -18,6 +18,7 @@ use crossbeam_deque::Steal;
 use parking_lot::{Condvar, Mutex};
 
 use super::context::{self, MachineContext};
+use super::g_ref::GRef;
 use super::green_thread::{Body, Coro, GreenThread, SwitchRequest};
 use super::processor::Processor;
 use super::scheduler::Scheduler;
@@ -121,7 +122,7 @@ impl Machine {
         let ctx = MachineContext {
             sched: Arc::as_ptr(&self.sched),
             p: std::cell::Cell::new(std::ptr::null_mut()),
-            g: std::cell::Cell::new(std::ptr::null()),
+            g: std::cell::Cell::new(None),
         };
         let prev = context::install(&ctx);
         if let Err(e) = super::overflow::ensure_alt_stack() {
@@ -162,18 +163,21 @@ impl Machine {
 
     // ---------------------------------------------------------------- run a G
 
-    fn execute(&mut self, ctx: &MachineContext, g: Arc<GreenThread>) {
-        ctx.g.set(Arc::as_ptr(&g));
+    fn execute(&mut self, ctx: &MachineContext, g: GRef) {
+        let gr: &GreenThread = &g;
+        // The GRef's own pointer (valid for the whole allocation): runtime
+        // calls on this G may clone it (`context::current_g`).
+        ctx.g.set(Some(g.as_ptr()));
         let step = loop {
             match self.resume(ctx, &g) {
                 Some(Step::Parked) => {
                     // A parked G may be reachable only from user data, so
                     // shutdown must be able to find it: register it (once)
                     // before the park is committed and others may run it.
-                    if g.registry_slot.get() == usize::MAX {
+                    if gr.registry_slot.get() == usize::MAX {
                         self.sched.registry.insert(&g);
                     }
-                    if g.commit_park() {
+                    if gr.commit_park() {
                         break Step::Parked;
                     }
                     continue;
@@ -182,7 +186,7 @@ impl Machine {
                 None => break Step::Finished,
             }
         };
-        ctx.g.set(std::ptr::null());
+        ctx.g.set(None);
         match step {
             Step::Yielded => self.p().local.push(g),
             Step::Preempted => {
@@ -196,7 +200,7 @@ impl Machine {
                     let f = &p.shared.finished;
                     f.store(f.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
                 }
-                self.sched.registry.remove(&g);
+                self.sched.registry.remove(gr);
             }
             Step::NeedsP => {
                 self.sched.global.push(g);
@@ -206,15 +210,12 @@ impl Machine {
     }
 
     /// Runs `g` until it switches out. `None`: it could not start.
-    fn resume(&mut self, ctx: &MachineContext, g: &Arc<GreenThread>) -> Option<Step> {
+    fn resume(&mut self, ctx: &MachineContext, g: &GRef) -> Option<Step> {
         // SAFETY: this M runs `g` now; nobody else touches its body (the G was
         // popped from a queue, and parked Gs are only re-queued after
         // `commit_park`, which happens after its last switch).
         let body = unsafe { g.body_mut() };
-        if let Body::Fresh(_) = body {
-            let Body::Fresh(task) = std::mem::replace(body, Body::Done) else {
-                unreachable!()
-            };
+        if let Body::Fresh = body {
             let stack = {
                 let p = self.p.as_deref().expect("M holds a P");
                 let mut cache = p.stacks.borrow_mut();
@@ -223,7 +224,8 @@ impl Machine {
             let stack = match stack {
                 Ok(s) => s,
                 Err(e) => {
-                    task.cancel(format!("green thread {} could not start: {e}", g.id()));
+                    *body = Body::Done;
+                    g.cancel_task_with(format!("green thread {} could not start: {e}", g.id()));
                     return None;
                 }
             };
@@ -233,13 +235,14 @@ impl Machine {
                 p.shared.started.load(Ordering::Relaxed) + 1,
                 Ordering::Relaxed,
             );
-            let gp: *const GreenThread = Arc::as_ptr(g);
+            let gp = g.as_ptr();
             let coro = Coro::with_stack(stack, move |yielder, ()| {
                 // SAFETY: the coroutine is stored inside the G it runs, so the
-                // G outlives it; the pointer is only used on this stack.
-                let g = unsafe { &*gp };
-                g.set_yielder(yielder);
-                task.run(g);
+                // G outlives it; `gp` is a GRef's pointer (whole allocation).
+                unsafe {
+                    gp.as_ref().set_yielder(yielder);
+                    GRef::run_task(gp);
+                }
             });
             *body = Body::Started(coro);
         }
@@ -276,7 +279,7 @@ impl Machine {
 
     // ---------------------------------------------------------- find a G
 
-    fn find_runnable(&mut self, ctx: &MachineContext) -> Option<Arc<GreenThread>> {
+    fn find_runnable(&mut self, ctx: &MachineContext) -> Option<GRef> {
         let g = self.find_runnable_inner(ctx)?;
         if self.spinning {
             // Found work: stop spinning, and if we were the last spinner
@@ -289,7 +292,7 @@ impl Machine {
         Some(g)
     }
 
-    fn find_runnable_inner(&mut self, ctx: &MachineContext) -> Option<Arc<GreenThread>> {
+    fn find_runnable_inner(&mut self, ctx: &MachineContext) -> Option<GRef> {
         'top: loop {
             if self.sched.is_shutdown() {
                 return None;
@@ -356,7 +359,7 @@ impl Machine {
     }
 
     /// Timers, fairness tick, `runnext`, local queue, global batch.
-    fn local_work(&mut self) -> Option<Arc<GreenThread>> {
+    fn local_work(&mut self) -> Option<GRef> {
         if self.sched.timers.any_pending() {
             let fired = self.sched.timers.run_due(Instant::now());
             if !fired.is_empty() {
@@ -395,7 +398,7 @@ impl Machine {
     }
 
     /// Polls the network (non-blocking here); queues what became ready.
-    fn poll_network(&mut self, timeout: Option<Duration>) -> Option<Arc<GreenThread>> {
+    fn poll_network(&mut self, timeout: Option<Duration>) -> Option<GRef> {
         if !self.sched.netpoll.has_waiters() {
             return None;
         }
@@ -410,7 +413,7 @@ impl Machine {
 
     /// Steals half of a random victim's queue; in the last round, a running
     /// P's `runnext` too.
-    fn steal_work(&mut self) -> Option<Arc<GreenThread>> {
+    fn steal_work(&mut self) -> Option<GRef> {
         let n = self.sched.ps.len();
         let me = self.p().id;
         for round in 0..STEAL_TRIES {

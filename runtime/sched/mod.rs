@@ -37,6 +37,7 @@
 //!    of ready Gs, so dependencies run one way: sched → netpoll/time → G.
 
 pub(crate) mod context;
+pub(crate) mod g_ref;
 pub(crate) mod green_thread;
 pub(crate) mod machine;
 mod overflow;
@@ -48,6 +49,7 @@ pub(crate) mod stack;
 pub(crate) mod sysmon;
 mod wait_reason;
 
+pub(crate) use g_ref::GRef;
 pub(crate) use green_thread::GreenThread;
 pub use scheduler::RuntimeStats;
 pub use wait_reason::WaitReason;

@@ -104,13 +104,13 @@ extern "C" fn on_fault(sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut 
     // abort, sigaction).
     unsafe {
         let addr = (*info).si_addr() as usize;
-        let g = context::current_g_ptr();
-        if !g.is_null() {
-            let guard = (*g).stack_guard.get();
+        if let Some(g) = context::current_g_ptr() {
+            let g = g.as_ref();
+            let guard = g.stack_guard.get();
             let page = page_size();
             if guard != 0 && addr < guard + page && addr >= guard.saturating_sub(BELOW_GUARD_SLACK)
             {
-                report_overflow(&*g);
+                report_overflow(g);
                 libc::abort();
             }
         }

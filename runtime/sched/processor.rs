@@ -14,11 +14,12 @@ use std::sync::Arc;
 use corosensei::stack::DefaultStack;
 use crossbeam_deque::{Stealer, Worker};
 
+use super::g_ref::GRef;
 use super::green_thread::GreenThread;
 
 /// The steal-side view of a P, shared with every M.
 pub(crate) struct ProcessorShared {
-    pub(crate) stealer: Stealer<Arc<GreenThread>>,
+    pub(crate) stealer: Stealer<GRef>,
     pub(crate) runnext: RunNext,
     /// Counts schedules (written by the owner only; sysmon reads it to see
     /// whether one G has run for too long). Every 61st looks at the global
@@ -58,23 +59,21 @@ impl RunNext {
     }
 
     /// Puts `g` in the slot, returning the previous occupant.
-    pub(crate) fn replace(&self, g: Arc<GreenThread>) -> Option<Arc<GreenThread>> {
-        let old = self
-            .0
-            .swap(Arc::into_raw(g) as *mut GreenThread, Ordering::AcqRel);
-        // SAFETY: every non-null pointer in the slot came from `Arc::into_raw`
+    pub(crate) fn replace(&self, g: GRef) -> Option<GRef> {
+        let old = self.0.swap(g.into_raw(), Ordering::AcqRel);
+        // SAFETY: every non-null pointer in the slot came from `into_raw`
         // and is owned by the slot; swapping it out transfers that ownership.
-        (!old.is_null()).then(|| unsafe { Arc::from_raw(old) })
+        (!old.is_null()).then(|| unsafe { GRef::from_raw(old) })
     }
 
     /// Empties the slot.
-    pub(crate) fn take(&self) -> Option<Arc<GreenThread>> {
+    pub(crate) fn take(&self) -> Option<GRef> {
         if self.0.load(Ordering::Relaxed).is_null() {
             return None;
         }
         let old = self.0.swap(ptr::null_mut(), Ordering::AcqRel);
         // SAFETY: as in `replace`.
-        (!old.is_null()).then(|| unsafe { Arc::from_raw(old) })
+        (!old.is_null()).then(|| unsafe { GRef::from_raw(old) })
     }
 
     pub(crate) fn is_some(&self) -> bool {
@@ -91,7 +90,7 @@ impl Drop for RunNext {
 /// The owner's side of a P.
 pub(crate) struct Processor {
     pub(crate) id: usize,
-    pub(crate) local: Worker<Arc<GreenThread>>,
+    pub(crate) local: Worker<GRef>,
     pub(crate) shared: Arc<ProcessorShared>,
     /// Consecutive schedules served from `runnext`; bounded so a ping-pong
     /// pair cannot starve the local queue.
@@ -124,7 +123,7 @@ impl Processor {
     }
 
     /// Queues `g` to run next; the G it displaces goes to the local tail.
-    pub(crate) fn push_next(&self, g: Arc<GreenThread>) {
+    pub(crate) fn push_next(&self, g: GRef) {
         if let Some(old) = self.shared.runnext.replace(g) {
             self.local.push(old);
         }
@@ -144,7 +143,7 @@ impl Processor {
     }
 
     /// Takes every queued G (used at shutdown).
-    pub(crate) fn drain(&self) -> Vec<Arc<GreenThread>> {
+    pub(crate) fn drain(&self) -> Vec<GRef> {
         let mut out: Vec<_> = self.shared.runnext.take().into_iter().collect();
         while let Some(g) = self.local.pop() {
             out.push(g);

@@ -8,17 +8,16 @@
 //! this lock entirely. Shards keep the lock uncontended when several Ps
 //! register Gs at once.
 
-use std::sync::Arc;
-
 use parking_lot::Mutex;
 
+use super::g_ref::GRef;
 use super::green_thread::GreenThread;
 
 const SHARDS: usize = 16;
 
 #[derive(Default)]
 struct Slab {
-    slots: Vec<Option<Arc<GreenThread>>>,
+    slots: Vec<Option<GRef>>,
     free: Vec<usize>,
 }
 
@@ -34,7 +33,7 @@ impl Registry {
     }
 
     /// Records a G that is about to start. Must be called by the M that owns it.
-    pub(crate) fn insert(&self, g: &Arc<GreenThread>) {
+    pub(crate) fn insert(&self, g: &GRef) {
         let shard = (g.id() as usize) % SHARDS;
         let mut s = self.shards[shard].lock();
         let idx = match s.free.pop() {
@@ -68,7 +67,7 @@ impl Registry {
     }
 
     /// Takes every registered G out (shutdown).
-    pub(crate) fn take_all(&self) -> Vec<Arc<GreenThread>> {
+    pub(crate) fn take_all(&self) -> Vec<GRef> {
         let mut out = Vec::new();
         for shard in &self.shards {
             let mut s = shard.lock();

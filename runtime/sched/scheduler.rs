@@ -15,6 +15,7 @@
 //!   busy`), so stealing stays cheap when there is little to steal; a spinning
 //!   M that finds work calls `wakep` so that another takes its place.
 
+use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -23,7 +24,8 @@ use crossbeam_deque::{Injector, Steal};
 use parking_lot::Mutex;
 
 use super::context;
-use super::green_thread::{GreenThread, Task};
+use super::g_ref::GRef;
+use super::green_thread::{GreenThreadWith, Task};
 use super::machine::{Machine, MachineParker};
 use super::processor::{Processor, ProcessorShared};
 use super::registry::Registry;
@@ -59,7 +61,7 @@ pub(crate) struct Idle {
 pub(crate) struct Scheduler {
     me: Weak<Scheduler>,
     pub(crate) config: Config,
-    pub(crate) global: Injector<Arc<GreenThread>>,
+    pub(crate) global: Injector<GRef>,
     pub(crate) ps: Box<[Arc<ProcessorShared>]>,
     pub(crate) idle: Mutex<Idle>,
     pub(crate) npidle: AtomicUsize,
@@ -124,21 +126,25 @@ impl Scheduler {
         self.shutdown.load(Ordering::Acquire)
     }
 
-    /// Creates a G for `task` and makes it runnable.
-    pub(crate) fn spawn(
+    /// Creates a G for `task` (in the same allocation) and makes it
+    /// runnable. Returns the G and where its task lives (valid while the G
+    /// does).
+    pub(crate) fn spawn<B: Task + 'static>(
         self: &Arc<Self>,
         name: Option<Box<str>>,
-        task: Arc<dyn Task>,
-    ) -> Arc<GreenThread> {
+        task: B,
+    ) -> (GRef, NonNull<B>) {
         let id = self.next_gid.fetch_add(1, Ordering::Relaxed);
-        let g = Arc::new(GreenThread::new(id, name, self.clone(), task));
+        let g = Arc::new(GreenThreadWith::new(id, name, self.clone(), task));
+        let task = NonNull::from(&g.task);
+        let g = GRef::new(g);
         self.ready(g.clone());
-        g
+        (g, task)
     }
 
     /// Makes a woken or new G runnable: into the current P's `runnext` when
     /// this thread is one of our Ms holding a P, else the global queue.
-    pub(crate) fn ready(&self, g: Arc<GreenThread>) {
+    pub(crate) fn ready(&self, g: GRef) {
         if self.is_shutdown() {
             // Dropping a never-run G settles its join slot; a started one is
             // still in the registry and is unwound by `shutdown`.
@@ -158,7 +164,7 @@ impl Scheduler {
 
     /// Makes a list of Gs runnable (from timers or the poller), keeping
     /// their order.
-    pub(crate) fn ready_list(&self, gs: Vec<Arc<GreenThread>>) {
+    pub(crate) fn ready_list(&self, gs: Vec<GRef>) {
         if gs.is_empty() {
             return;
         }
@@ -364,7 +370,7 @@ impl Scheduler {
     }
 
     /// Pops one G from the global queue.
-    pub(crate) fn global_pop(&self) -> Option<Arc<GreenThread>> {
+    pub(crate) fn global_pop(&self) -> Option<GRef> {
         loop {
             match self.global.steal() {
                 Steal::Success(g) => return Some(g),
@@ -405,7 +411,7 @@ impl Scheduler {
     }
 
     /// Everything left in run queues (shutdown only; Ms have stopped).
-    pub(crate) fn drain_queues(&self) -> Vec<Arc<GreenThread>> {
+    pub(crate) fn drain_queues(&self) -> Vec<GRef> {
         let mut out = Vec::new();
         while let Some(g) = self.global_pop() {
             out.push(g);

@@ -8,20 +8,25 @@
 //! names the G, so runtime calls made by destructors (a park, a yield) keep
 //! unwinding instead of blocking the OS thread.
 
+use std::ptr::NonNull;
 use std::sync::Arc;
 
 use super::context::{self, MachineContext};
+use super::g_ref::GRef;
 use super::green_thread::{Body, Coro, GreenThread};
 use super::scheduler::Scheduler;
 
 /// Drops `coro` (a started G's coroutine), unwinding its stack with `g`
-/// installed as the current G.
-pub(crate) fn unwind_coroutine(g: &GreenThread, coro: Coro) {
-    g.mark_cancelled();
+/// installed as the current G. `g` should be a `GRef`'s pointer, since
+/// destructors on that stack may take references to their G.
+pub(crate) fn unwind_coroutine(g: NonNull<GreenThread>, coro: Coro) {
+    // SAFETY: the caller's G is alive for this call.
+    let gr = unsafe { g.as_ref() };
+    gr.mark_cancelled();
     let ctx = MachineContext {
-        sched: Arc::as_ptr(&g.sched),
+        sched: Arc::as_ptr(&gr.sched),
         p: std::cell::Cell::new(std::ptr::null_mut()),
-        g: std::cell::Cell::new(g as *const GreenThread),
+        g: std::cell::Cell::new(Some(g)),
     };
     let prev = context::install(&ctx);
     drop(coro);
@@ -29,13 +34,13 @@ pub(crate) fn unwind_coroutine(g: &GreenThread, coro: Coro) {
 }
 
 /// Cancels one G (shutdown only: no M may be running it).
-fn cancel(g: &Arc<GreenThread>) {
+fn cancel(g: &GRef) {
     // SAFETY: every M has stopped, so no other thread can be running `g` or
     // touching its body; the registry handed us the only scheduler reference.
     let body = unsafe { g.body_mut() };
     match std::mem::replace(body, Body::Done) {
-        Body::Started(coro) => unwind_coroutine(g, coro),
-        Body::Fresh(task) => task.cancel(super::green_thread::cancel_message(g.id(), g.name())),
+        Body::Started(coro) => unwind_coroutine(g.as_ptr(), coro),
+        Body::Fresh => g.cancel_task(),
         Body::Done => {}
     }
 }
