@@ -17,6 +17,8 @@
 //! event-loop mode; green threads keep the client a straight-line "write,
 //! read, compare" loop per connection and dogfood greenrt::net under load.
 //! The same client drives every server mode, so the comparison is fair.
+//! happycoin `--serve` compiles this file in for [`run_conn`] and [`Totals`]
+//! (examples/happycoin/echo.rs), driving them from OS threads instead.
 //!
 //! It refuses non-loopback addresses: it is a benchmark tool, not a way to
 //! load someone else's machine. The run is bounded: connects time out after
@@ -114,12 +116,49 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
 
 /// What one connection did during the run.
 #[derive(Default)]
-struct ConnReport {
-    round_trips: u64,
-    io_errors: u64,
-    mismatches: u64,
+pub struct ConnReport {
+    pub round_trips: u64,
+    pub io_errors: u64,
+    pub mismatches: u64,
     /// Round-trip times in nanoseconds.
-    latencies: Vec<u64>,
+    pub latencies: Vec<u64>,
+}
+
+/// What all connections did: totals and latency percentiles.
+pub struct Totals {
+    pub round_trips: u64,
+    pub io_errors: u64,
+    pub mismatches: u64,
+    pub p50_us: f64,
+    pub p99_us: f64,
+    pub max_us: f64,
+}
+
+impl Totals {
+    /// Sums the connections' reports; percentiles by nearest rank over
+    /// every round trip, in microseconds.
+    pub fn of(reports: Vec<ConnReport>) -> Totals {
+        let round_trips = reports.iter().map(|r| r.round_trips).sum();
+        let io_errors = reports.iter().map(|r| r.io_errors).sum();
+        let mismatches = reports.iter().map(|r| r.mismatches).sum();
+        let mut lat: Vec<u64> = reports.into_iter().flat_map(|r| r.latencies).collect();
+        lat.sort_unstable();
+        let pct = |p: f64| -> f64 {
+            if lat.is_empty() {
+                return 0.0;
+            }
+            let i = ((lat.len() as f64 * p).ceil() as usize).clamp(1, lat.len()) - 1;
+            lat[i] as f64 / 1000.0
+        };
+        Totals {
+            round_trips,
+            io_errors,
+            mismatches,
+            p50_us: pct(0.50),
+            p99_us: pct(0.99),
+            max_us: pct(1.0),
+        }
+    }
 }
 
 /// Fills `buf` with bytes unique to (connection, round trip), so a byte
@@ -134,12 +173,19 @@ fn fill(buf: &mut [u8], conn: u64, seq: u64) {
     }
 }
 
-fn run_conn(mut s: TcpStream, id: u64, bytes: usize, end: Instant) -> ConnReport {
+/// Round trips of `bytes` bytes on `s` while `more()` says so, each one
+/// checked byte for byte; stops at the first error or mismatch.
+pub fn run_conn(
+    mut s: impl Read + Write,
+    id: u64,
+    bytes: usize,
+    mut more: impl FnMut() -> bool,
+) -> ConnReport {
     let mut r = ConnReport::default();
     let mut out = vec![0u8; bytes];
     let mut back = vec![0u8; bytes];
     let mut seq = 0u64;
-    while Instant::now() < end {
+    while more() {
         fill(&mut out, id, seq);
         let t0 = Instant::now();
         if s.write_all(&out)
@@ -235,7 +281,9 @@ fn main() -> ExitCode {
         let workers: Vec<_> = streams
             .into_iter()
             .enumerate()
-            .map(|(i, s)| greenrt::spawn(move || run_conn(s, i as u64, bytes, end)))
+            .map(|(i, s)| {
+                greenrt::spawn(move || run_conn(s, i as u64, bytes, || Instant::now() < end))
+            })
             .collect();
         let reports: Vec<ConnReport> = workers
             .into_iter()
@@ -245,39 +293,30 @@ fn main() -> ExitCode {
     });
     drop(rt);
 
-    let round_trips: u64 = reports.iter().map(|r| r.round_trips).sum();
-    let io_errors: u64 = reports.iter().map(|r| r.io_errors).sum();
-    let mismatches: u64 = reports.iter().map(|r| r.mismatches).sum();
-    let mut lat: Vec<u64> = reports.into_iter().flat_map(|r| r.latencies).collect();
-    lat.sort_unstable();
-    let pct = |p: f64| -> f64 {
-        if lat.is_empty() {
-            return 0.0;
-        }
-        let i = ((lat.len() as f64 * p).ceil() as usize).clamp(1, lat.len()) - 1;
-        lat[i] as f64 / 1000.0
-    };
+    let Totals {
+        round_trips,
+        io_errors,
+        mismatches,
+        p50_us,
+        p99_us,
+        max_us,
+    } = Totals::of(reports);
     let rtps = round_trips as f64 / elapsed.as_secs_f64();
     println!(
         "echo_client: {conns} conns x {bytes} B for {:.2} s against {addr}: \
-         {rtps:.0} round trips/s, latency p50 {:.1} us, p99 {:.1} us, max {:.1} us; \
-         {connect_errors} connect errors, {io_errors} I/O errors, {mismatches} mismatches",
+         {rtps:.0} round trips/s, latency p50 {p50_us:.1} us, p99 {p99_us:.1} us, \
+         max {max_us:.1} us; {connect_errors} connect errors, {io_errors} I/O errors, \
+         {mismatches} mismatches",
         elapsed.as_secs_f64(),
-        pct(0.50),
-        pct(0.99),
-        pct(1.0),
     );
     if let Some(e) = first_error {
         println!("echo_client: first connect error: {e}");
     }
     println!(
         "RESULT conns={conns} bytes={bytes} secs={:.2} round_trips={round_trips} rtps={rtps:.0} \
-         p50_us={:.1} p99_us={:.1} max_us={:.1} connect_errors={connect_errors} \
-         io_errors={io_errors} mismatches={mismatches}",
+         p50_us={p50_us:.1} p99_us={p99_us:.1} max_us={max_us:.1} \
+         connect_errors={connect_errors} io_errors={io_errors} mismatches={mismatches}",
         elapsed.as_secs_f64(),
-        pct(0.50),
-        pct(0.99),
-        pct(1.0),
     );
     if mismatches > 0 {
         eprintln!("echo_client: {mismatches} echoed messages did not match what was sent");

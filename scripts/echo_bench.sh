@@ -13,6 +13,10 @@
 # Usage: scripts/echo_bench.sh            (defaults below; override by env)
 #   SECS=5 REPEAT=3 CONNS="1 100 1000 10000" MODES="green event-loop thread"
 #   SERVER_CPU=0 CLIENT_CPU=1 PROCS=1 CLIENT_PROCS=1 BYTES=64 SURVIVE=19000
+#   TSV=$CARGO_TARGET_DIR/echo-bench.tsv
+#
+# The medians also go to TSV, the input of scripts/plot_echo.py:
+#   scripts/plot_echo.py target/echo-bench.tsv docs/img/echo_comparison.svg
 #
 # The machine's other load skews single runs: the script prints the CPU
 # pressure (PSI) before and after, and the median of interleaved rounds is
@@ -30,6 +34,8 @@ CLIENT_PROCS=${CLIENT_PROCS:-1} # greenrt processors of the client
 BYTES=${BYTES:-64}
 SURVIVE=${SURVIVE:-}
 
+TSV=${TSV:-${CARGO_TARGET_DIR:-target}/echo-bench.tsv}
+TSV=$(realpath -m "$TSV") # relative to the caller's directory
 cd "$(dirname "$0")/.."
 TARGET=${CARGO_TARGET_DIR:-target}
 BIN="$TARGET/release/examples"
@@ -72,7 +78,8 @@ start_server() { # mode tag -> sets SERVER_PID, ADDR
     SERVER_PID=$!
     ADDR=
     for _ in $(seq 1 100); do
-        ADDR=$(sed -n 's/.*listening on \([0-9.:]*\).*/\1/p' "$OUT/server-$tag.out")
+        # The shell may not have created the file yet (set -e would exit).
+        ADDR=$(sed -n 's/.*listening on \([0-9.:]*\).*/\1/p' "$OUT/server-$tag.out" 2>/dev/null || true)
         [ -n "$ADDR" ] && return 0
         sleep 0.1
     done
@@ -123,20 +130,28 @@ done
 
 printf '\n| conns | mode | round trips/s (median of %s) | p50 µs | p99 µs | max µs | errors | mismatches | server peak RSS |\n' "$REPEAT"
 printf '|---:|---|---:|---:|---:|---:|---:|---:|---:|\n'
+{
+    echo "# echo_bench $(date -u '+%Y-%m-%d %H:%M') UTC, $(nproc) CPUs; $SECS s per run, median of $REPEAT rounds; green server procs=$PROCS"
+    printf 'conns\tmode\trtps\tp50_us\tp99_us\tmax_us\terrors\tmismatches\tpeak_rss_mib\n'
+} >"$TSV"
 for c in $CONNS; do
     for mode in $MODES; do
-        # The median round by round trips/s, its latencies, and totals.
+        # The median round by round trips/s, its latencies, and totals: a
+        # table row on stdout, a TSV row in $TSV.
         awk -v c="$c" -v m="$mode" '$1 == c && $2 == m' "$RESULTS" | sort -k3,3n |
-            awk -v n="$REPEAT" '
+            awk -v n="$REPEAT" -v tsv="$TSV" '
                 { row[NR] = $0; err += $7; mis += $8; if ($9 > hwm) hwm = $9 }
                 END {
                     split(row[int((NR + 1) / 2)], f, " ")
                     printf "| %s | %s | %s | %s | %s | %s | %d | %d | %.1f MiB |\n",
                         f[1], f[2], f[3], f[4], f[5], f[6], err, mis, hwm / 1024
+                    printf "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%.1f\n",
+                        f[1], f[2], f[3], f[4], f[5], f[6], err, mis, hwm / 1024 >>tsv
                 }'
     done
 done
 echo "# all rounds (conns mode rtps p50 p99 max errors mismatches hwm_kib): $RESULTS"
+echo "# medians as TSV: $TSV"
 
 if [ -n "$SURVIVE" ]; then
     for mode in thread green; do

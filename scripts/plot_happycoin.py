@@ -23,17 +23,23 @@ SERIES = [  # mode, colour, marker; green last, so it is drawn on top
 ]
 
 
-def read(path):
-    """Returns (comment, rows) from the bench TSV."""
+def read_tsv(path, types):
+    """Returns (first comment, rows) from a bench TSV: `#` comment lines, a
+    header line, tab-separated rows; `types` maps columns to converters such
+    as int. scripts/plot_echo.py reads its TSV with it too."""
     with open(path, newline="") as f:
         lines = f.read().splitlines()
     comments = [l[1:].strip() for l in lines if l.startswith("#")]
     rows = list(csv.DictReader((l for l in lines if not l.startswith("#")), delimiter="\t"))
     for r in rows:
-        r["workers"] = int(r["workers"])
-        r["procs"] = int(r["procs"])
-        r["draws_per_s"] = float(r["draws_per_s"])
+        for column, convert in types.items():
+            r[column] = convert(r[column])
     return (comments[0] if comments else ""), rows
+
+
+def read(path):
+    """Returns (comment, rows) from the bench TSV."""
+    return read_tsv(path, {"workers": int, "procs": int, "draws_per_s": float})
 
 
 def marker(shape, x, y, colour):
@@ -140,9 +146,11 @@ def plot(comment, rows, cpus=2):
     return "\n".join(out) + "\n"
 
 
-def main(argv):
+def main(argv, read=read, plot=plot, input_name="BENCH.tsv"):
+    """`PROGRAM INPUT.tsv OUT.svg`; scripts/plot_echo.py passes its own
+    reader and plotter."""
     if len(argv) != 3:
-        sys.stderr.write(f"usage: {argv[0]} BENCH.tsv OUT.svg\n")
+        sys.stderr.write(f"usage: {argv[0]} {input_name} OUT.svg\n")
         return 2
     comment, rows = read(argv[1])
     with open(argv[2], "w") as f:

@@ -17,11 +17,15 @@ mod modes;
 #[allow(dead_code)]
 #[path = "../examples/happycoin/pool.rs"]
 mod pool;
+#[allow(dead_code)]
+#[path = "../examples/happycoin/serve_config.rs"]
+mod serve_config;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use mine::{
     digit_square_sum, is_happy, is_happycoin, split, splitmix64, Coin, Control, MineConfig, Order,
@@ -29,6 +33,7 @@ use mine::{
 };
 use modes::{Mode, Outcome, Plan};
 use pool::PoolConfig;
+use serve_config::{ServeConfig, Server};
 
 // ------------------------------------------------------------ the happy test
 
@@ -394,7 +399,11 @@ fn parse(args: &[&str]) -> Result<cli::Command, String> {
 
 fn parse_plan(args: &[&str]) -> (Plan, bool) {
     match parse(args) {
-        Ok(cli::Command::Run { plan, quiet }) => (plan, quiet),
+        Ok(cli::Command::Run {
+            plan,
+            quiet,
+            serve: None,
+        }) => (plan, quiet),
         other => panic!("{args:?}: {other:?}"),
     }
 }
@@ -570,6 +579,94 @@ fn bad_flags_print_usage_and_exit_2() {
         ),
         (&["--seed", "-1"], "invalid --seed \"-1\""),
         (&["--quiet=yes"], "--quiet takes no value"),
+        // --serve and its flags.
+        (
+            &["--serve", "127.0.0.1:0", "--server-mode", "node"],
+            "unknown --server-mode \"node\": expected green, event-loop, thread",
+        ),
+        (&["--serve"], "--serve needs a value"),
+        (
+            &["--serve", "10.1.2.3:7000"],
+            "refusing to serve on 10.1.2.3:7000: --serve takes a loopback address",
+        ),
+        (
+            &["--serve", "not an address"],
+            "invalid --serve \"not an address\"",
+        ),
+        (&["--serve", "127.0.0.1"], "invalid --serve \"127.0.0.1\""),
+        (
+            &["--server-mode", "thread"],
+            "--server-mode applies only with --serve ADDR",
+        ),
+        (
+            &["--time-slice-ms", "1"],
+            "--time-slice-ms applies only with --serve ADDR",
+        ),
+        (
+            &["--serve", "127.0.0.1:0", "--serve-conns", "0"],
+            "invalid --serve-conns \"0\": expected a whole number from 1 to 256",
+        ),
+        (
+            &["--serve", "127.0.0.1:0", "--serve-secs", "0.01"],
+            "invalid --serve-secs \"0.01\": expected a number from 0.1 to 60",
+        ),
+        (
+            &["--serve", "127.0.0.1:0", "--serve-secs", "NaN"],
+            "invalid --serve-secs \"NaN\"",
+        ),
+        (
+            &["--serve", "127.0.0.1:0", "--time-slice-ms", "0.05"],
+            "invalid --time-slice-ms \"0.05\": expected a number from 0.1 to 1000",
+        ),
+        (
+            &[
+                "--serve",
+                "127.0.0.1:0",
+                "--server-mode",
+                "thread",
+                "--time-slice-ms",
+                "1",
+            ],
+            "--time-slice-ms applies only to --server-mode green, not thread",
+        ),
+        (
+            &["--serve", "127.0.0.1:0", "--loop-chunk", "1000"],
+            "--loop-chunk applies only to --server-mode event-loop, not green",
+        ),
+        (
+            &[
+                "--serve",
+                "127.0.0.1:0",
+                "--server-mode",
+                "event-loop",
+                "--loop-chunk",
+                "0",
+            ],
+            "invalid --loop-chunk \"0\": expected a whole number from 1 to 10000000",
+        ),
+        (
+            &[
+                "--serve",
+                "127.0.0.1:0",
+                "--server-mode",
+                "thread",
+                "--mode",
+                "green",
+            ],
+            "--server-mode thread mines with --mode threads, not green",
+        ),
+        (
+            &[
+                "--serve=127.0.0.1:0",
+                "--server-mode=event-loop",
+                "--workers=2",
+            ],
+            "--server-mode event-loop mines on the loop's one thread, got --workers 2",
+        ),
+        (
+            &["--serve", "127.0.0.1:0", "--mode", "single"],
+            "--server-mode green mines with --mode green or pool, not single",
+        ),
     ];
     for (args, message) in cases {
         let out = happycoin(args);
@@ -705,4 +802,232 @@ fn quiet_prints_count_and_summary_only() {
             assert_eq!(summary[1].1, summary[2].1);
         }
     }
+}
+
+// ------------------------------------------------- mining beside serving
+
+fn parse_serve(args: &[&str]) -> (Plan, ServeConfig) {
+    match parse(args) {
+        Ok(cli::Command::Run {
+            plan,
+            serve: Some(serve),
+            ..
+        }) => (plan, serve),
+        other => panic!("{args:?}: {other:?}"),
+    }
+}
+
+#[test]
+fn serve_flags_resolve_to_a_serve_config() {
+    // Defaults: the green server, with green miners on a 1 ms time slice.
+    let (plan, serve) = parse_serve(&["--serve", "127.0.0.1:0"]);
+    assert_eq!(plan.mode, Mode::Green);
+    assert_eq!(
+        serve,
+        ServeConfig {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            server: Server::Green {
+                time_slice: Duration::from_millis(1)
+            },
+            conns: 4,
+            secs: Duration::from_secs(2),
+        }
+    );
+    assert_eq!(plan.mine.checkpoint_every, DEFAULT_CHECKPOINT_EVERY);
+
+    // Each design picks its own mining mode and knob.
+    let (plan, serve) = parse_serve(&[
+        "--serve=[::1]:7000",
+        "--server-mode=event-loop",
+        "--loop-chunk",
+        "1_024",
+        "--serve-conns",
+        "16",
+        "--serve-secs",
+        "0.5",
+    ]);
+    assert_eq!((plan.mode, plan.workers), (Mode::Single, 1));
+    assert_eq!(serve.server, Server::EventLoop { chunk: 1024 });
+    assert_eq!(serve.addr, "[::1]:7000".parse().unwrap());
+    assert_eq!((serve.conns, serve.secs), (16, Duration::from_millis(500)));
+
+    let (plan, serve) = parse_serve(&["--serve", "127.0.0.1:0", "--server-mode", "thread"]);
+    assert_eq!((plan.mode, serve.server), (Mode::Threads, Server::Thread));
+
+    let (plan, serve) = parse_serve(&[
+        "--serve",
+        "127.0.0.1:0",
+        "--mode",
+        "pool",
+        "--workers",
+        "3",
+        "--procs",
+        "2",
+        "--time-slice-ms",
+        "0.25",
+    ]);
+    assert_eq!((plan.mode, plan.workers, plan.procs), (Mode::Pool, 3, 2));
+    assert_eq!(
+        serve.server,
+        Server::Green {
+            time_slice: Duration::from_micros(250)
+        }
+    );
+}
+
+/// The keys of the `serve` line, in order.
+const SERVE_KEYS: [&str; 23] = [
+    "server_mode",
+    "addr",
+    "conns",
+    "time_slice_ms",
+    "checkpoint_every",
+    "loop_chunk",
+    "baseline_secs",
+    "baseline_round_trips",
+    "baseline_rtt_per_s",
+    "baseline_p50_us",
+    "baseline_p99_us",
+    "baseline_max_us",
+    "baseline_errors",
+    "baseline_mismatches",
+    "mining_secs",
+    "mining_round_trips",
+    "mining_rtt_per_s",
+    "mining_p50_us",
+    "mining_p99_us",
+    "mining_max_us",
+    "mining_errors",
+    "mining_mismatches",
+    "mining_draws_per_s",
+];
+
+/// Runs `--serve` with `server_mode` (and `extra` flags) over a small job
+/// and checks what every design must do: the coins of `--mode single`, the
+/// count and summary lines unchanged, and byte-exact echo in both phases.
+fn serve_and_check(server_mode: &str, extra: &[&str], knobs: [&str; 3]) {
+    const SEED: u64 = 21;
+    const DRAWS: u64 = 1_000_000;
+    const CONNS: u64 = 3;
+    let mut args = vec![
+        "--serve",
+        "127.0.0.1:0",
+        "--server-mode",
+        server_mode,
+        "--serve-conns",
+        "3",
+        "--serve-secs",
+        "0.3",
+        "--draws",
+        "1_000_000",
+        "--seed",
+        "21",
+    ];
+    args.extend_from_slice(extra);
+    let out = happycoin(&args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{server_mode}: {stderr}");
+    assert!(out.stderr.is_empty(), "{server_mode}: {stderr}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+
+    // The miners found what `--mode single` finds.
+    let single = run(&plan(Mode::Single, 1, 1, DRAWS, SEED));
+    let n = single.coins.len();
+    assert!(n >= 5, "too few coins to compare");
+    assert_eq!(lines.len(), n + 3, "{stdout}");
+    let values: Vec<u64> = lines[..n].iter().map(|l| l.parse().unwrap()).collect();
+    assert_eq!(
+        values,
+        single.coins.iter().map(|c| c.value).collect::<Vec<_>>()
+    );
+    assert_eq!(lines[n], format!("count : {n}"));
+    let summary = parse_summary(lines[n + 1]);
+    assert_eq!(summary[3].1, DRAWS.to_string(), "{}", lines[n + 1]);
+
+    // The serve line: fixed keys, this design's knobs, clean echo.
+    let line = lines[n + 2];
+    let fields: Vec<(&str, &str)> = line
+        .strip_prefix("serve ")
+        .unwrap_or_else(|| panic!("{line}"))
+        .split(' ')
+        .map(|w| {
+            w.split_once('=')
+                .unwrap_or_else(|| panic!("{w:?} in {line}"))
+        })
+        .collect();
+    let keys: Vec<&str> = fields.iter().map(|(k, _)| *k).collect();
+    assert_eq!(keys, SERVE_KEYS, "{line}");
+    let get = |k: &str| fields.iter().find(|(key, _)| *key == k).unwrap().1;
+    assert_eq!(get("server_mode"), server_mode);
+    let addr: std::net::SocketAddr = get("addr").parse().unwrap();
+    assert!(addr.ip().is_loopback() && addr.port() != 0, "{line}");
+    assert_eq!(get("conns"), CONNS.to_string());
+    assert_eq!(
+        [
+            get("time_slice_ms"),
+            get("checkpoint_every"),
+            get("loop_chunk")
+        ],
+        knobs,
+        "{line}"
+    );
+    for phase in ["baseline", "mining"] {
+        let num = |k: &str| -> f64 {
+            let k = format!("{phase}_{k}");
+            get(&k).parse().unwrap_or_else(|_| panic!("{k} in {line}"))
+        };
+        assert_eq!(num("errors"), 0.0, "{line}");
+        assert_eq!(num("mismatches"), 0.0, "{line}");
+        // Every connection makes at least one round trip in each window.
+        assert!(num("round_trips") >= CONNS as f64, "{line}");
+        assert!(num("rtt_per_s") > 0.0 && num("secs") > 0.0, "{line}");
+        assert!(
+            num("p50_us") <= num("p99_us") && num("p99_us") <= num("max_us"),
+            "{line}"
+        );
+    }
+    let rate: f64 = get("mining_draws_per_s").parse().unwrap();
+    assert!(rate > 0.0, "{line}");
+}
+
+#[test]
+fn serve_green_echoes_while_mining() {
+    serve_and_check(
+        "green",
+        &["--workers", "2", "--procs", "2"],
+        ["1", "1024", "-"],
+    );
+}
+
+#[test]
+fn serve_green_pool_echoes_while_mining() {
+    serve_and_check(
+        "green",
+        &[
+            "--mode",
+            "pool",
+            "--workers",
+            "2",
+            "--procs",
+            "1",
+            "--time-slice-ms",
+            "2.5",
+        ],
+        ["2.5", "1024", "-"],
+    );
+}
+
+#[test]
+fn serve_event_loop_echoes_while_mining() {
+    serve_and_check(
+        "event-loop",
+        &["--loop-chunk", "50_000"],
+        ["-", "-", "50000"],
+    );
+}
+
+#[test]
+fn serve_thread_echoes_while_mining() {
+    serve_and_check("thread", &["--workers", "2"], ["-", "-", "-"]);
 }

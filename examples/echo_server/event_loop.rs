@@ -12,6 +12,11 @@
 //! memory. Sockets are registered edge-triggered for both directions and
 //! every event drives the connection until a syscall says `WouldBlock`, so
 //! no edge is ever needed twice.
+//!
+//! The loop is an [`EventLoop`] value turned one iteration at a time by
+//! [`EventLoop::turn`]: [`run`] turns it until a signal stops it, and
+//! happycoin `--serve` turns it between chunks of mining on the same thread,
+//! the way a Node.js program splits CPU work with `setImmediate`.
 
 use std::io::{self, Read, Write};
 use std::sync::atomic::Ordering;
@@ -21,8 +26,8 @@ use std::time::{Duration, Instant};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
-use crate::signals;
-use crate::stats::{transient_accept_error, Backoff, ACCEPT_LOG, BUF_SIZE, STATS};
+use super::signals;
+use super::stats::{transient_accept_error, Backoff, ACCEPT_LOG, BUF_SIZE, STATS};
 
 const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
@@ -74,65 +79,116 @@ impl Conn {
     }
 }
 
-pub fn run(listener: std::net::TcpListener) -> io::Result<()> {
-    listener.set_nonblocking(true)?;
-    let mut listener = TcpListener::from_std(listener);
-    let mut poll = Poll::new()?;
-    let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-    // This function keeps its own reference: if the signal thread dropped
-    // the last one, closing the eventfd would remove it from the epoll set,
-    // pending wake-up included, before we read it.
-    let signal_waker = waker.clone();
-    signals::on_termination(move || {
-        let _ = signal_waker.wake();
-    });
-    poll.registry()
-        .register(&mut listener, LISTENER, Interest::READABLE)?;
-    let mut events = Events::with_capacity(1024);
-    let mut conns: Vec<Option<Conn>> = Vec::new();
-    let mut free: Vec<usize> = Vec::new();
-    let mut backoff = Backoff::new();
-    // Set while accepting is paused after an error like EMFILE.
-    let mut accept_paused_until: Option<Instant> = None;
-    loop {
-        let timeout = accept_paused_until.map(|t| t.saturating_duration_since(Instant::now()));
-        if let Err(e) = poll.poll(&mut events, timeout) {
+/// One single-threaded echo server: the poller, the listener, the
+/// connections, and the accept back-off.
+pub struct EventLoop {
+    poll: Poll,
+    waker: Arc<Waker>,
+    listener: TcpListener,
+    events: Events,
+    conns: Vec<Option<Conn>>,
+    free: Vec<usize>,
+    backoff: Backoff,
+    /// Set while accepting is paused after an error like EMFILE.
+    accept_paused_until: Option<Instant>,
+}
+
+impl EventLoop {
+    /// Takes the listener over and registers it; nothing is served until
+    /// the first [`turn`](Self::turn).
+    pub fn new(listener: std::net::TcpListener) -> io::Result<EventLoop> {
+        listener.set_nonblocking(true)?;
+        let mut listener = TcpListener::from_std(listener);
+        let poll = Poll::new()?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        Ok(EventLoop {
+            poll,
+            waker,
+            listener,
+            events: Events::with_capacity(1024),
+            conns: Vec::new(),
+            free: Vec::new(),
+            backoff: Backoff::new(),
+            accept_paused_until: None,
+        })
+    }
+
+    /// Ends a [`turn`](Self::turn) blocked in the poll, from any thread.
+    /// The loop keeps its own reference: if another thread dropped the last
+    /// one, closing the eventfd would remove it from the epoll set, pending
+    /// wake-up included, before the loop read it.
+    pub fn waker(&self) -> Arc<Waker> {
+        self.waker.clone()
+    }
+
+    /// One iteration: waits up to `timeout` (`None`: until something
+    /// happens) for readiness, then drives every ready connection and
+    /// accepts what is pending. A wake-up through [`waker`](Self::waker)
+    /// just ends the turn; the caller looks at its own flags.
+    pub fn turn(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        // While accepting is paused, the poll's timeout resumes it.
+        let resume = self
+            .accept_paused_until
+            .map(|t| t.saturating_duration_since(Instant::now()));
+        let timeout = match (timeout, resume) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if let Err(e) = self.poll.poll(&mut self.events, timeout) {
             if e.kind() == io::ErrorKind::Interrupted {
-                continue;
+                return Ok(());
             }
             return Err(e);
         }
-        let mut try_accept = accept_paused_until.is_some_and(|t| Instant::now() >= t);
-        for ev in events.iter() {
+        let mut try_accept = self
+            .accept_paused_until
+            .is_some_and(|t| Instant::now() >= t);
+        for ev in self.events.iter() {
             match ev.token() {
-                // While paused, the timeout above resumes accepting.
-                LISTENER => try_accept |= accept_paused_until.is_none(),
-                WAKER => {
-                    if signals::stopping() {
-                        return Ok(());
-                    }
-                }
+                LISTENER => try_accept |= self.accept_paused_until.is_none(),
+                WAKER => {}
                 Token(t) => {
                     let i = t - FIRST_CONN;
-                    let Some(conn) = conns.get_mut(i).and_then(Option::as_mut) else {
+                    let Some(conn) = self.conns.get_mut(i).and_then(Option::as_mut) else {
                         continue;
                     };
                     if let Next::Close(failed) = conn.drive() {
-                        let mut conn = conns[i].take().expect("live connection");
-                        let _ = poll.registry().deregister(&mut conn.stream);
+                        let mut conn = self.conns[i].take().expect("live connection");
+                        let _ = self.poll.registry().deregister(&mut conn.stream);
                         STATS.connection_done(conn.echoed, failed);
-                        free.push(i);
+                        self.free.push(i);
                     }
                 }
             }
         }
         if try_accept {
-            accept_paused_until = None;
-            if let Err(wait) = accept_all(&listener, &poll, &mut conns, &mut free, &mut backoff) {
-                accept_paused_until = Some(Instant::now() + wait);
+            self.accept_paused_until = None;
+            if let Err(wait) = accept_all(
+                &self.listener,
+                &self.poll,
+                &mut self.conns,
+                &mut self.free,
+                &mut self.backoff,
+            ) {
+                self.accept_paused_until = Some(Instant::now() + wait);
             }
         }
+        Ok(())
     }
+}
+
+pub fn run(listener: std::net::TcpListener) -> io::Result<()> {
+    let mut event_loop = EventLoop::new(listener)?;
+    let signal_waker = event_loop.waker();
+    signals::on_termination(move || {
+        let _ = signal_waker.wake();
+    });
+    while !signals::stopping() {
+        event_loop.turn(None)?;
+    }
+    Ok(())
 }
 
 /// Accepts until `WouldBlock`. `Err(wait)`: accepting failed (EMFILE, ...);

@@ -2,13 +2,17 @@
 //! blocking code on `greenrt::net`. The accept loop is a green thread too;
 //! a signal stops it by dropping a clone of the listener, which wakes the
 //! parked `accept` with an error (greenrt's listener-close semantics).
+//!
+//! [`accept_loop`] runs on whatever runtime calls it, so a program can serve
+//! echo beside its own green threads (happycoin `--serve` mines on the same
+//! processors); dropping that runtime ends the loop and its connections.
 
 use std::io::{self, Read, Write};
 
 use greenrt::net::{TcpListener, TcpStream};
 
-use crate::signals;
-use crate::stats::{transient_accept_error, Backoff, ACCEPT_LOG, BUF_SIZE, STATS};
+use super::signals;
+use super::stats::{transient_accept_error, Backoff, ACCEPT_LOG, BUF_SIZE, STATS};
 
 pub fn run(listener: TcpListener, procs: Option<usize>) -> io::Result<()> {
     let mut builder = greenrt::Runtime::builder().thread_name("echo");
@@ -25,7 +29,9 @@ pub fn run(listener: TcpListener, procs: Option<usize>) -> io::Result<()> {
     Ok(())
 }
 
-fn accept_loop(listener: TcpListener) {
+/// Accepts connections and spawns a green thread for each on the caller's
+/// runtime, until the listener is closed during a stop.
+pub fn accept_loop(listener: TcpListener) {
     let mut backoff = Backoff::new();
     loop {
         match listener.accept() {

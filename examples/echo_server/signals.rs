@@ -37,6 +37,13 @@ pub fn stopping() -> bool {
     STOPPING.load(Ordering::SeqCst)
 }
 
+/// Asks the serving loops to stop, as a signal would but without one: for a
+/// program that embeds a server and ends it itself (happycoin `--serve`).
+/// The caller then wakes the loop the way its mode's stop action does.
+pub fn request_stop() {
+    STOPPING.store(true, Ordering::SeqCst);
+}
+
 /// The name of the signal that stopped us, if any.
 pub fn received() -> Option<&'static str> {
     match SIGNAL.load(Ordering::SeqCst) {
@@ -62,7 +69,7 @@ pub fn on_termination(stop: impl FnOnce() + Send + 'static) {
                 }
                 if let Some(stop) = stop.take() {
                     SIGNAL.store(sig, Ordering::SeqCst);
-                    STOPPING.store(true, Ordering::SeqCst);
+                    request_stop();
                     eprintln!(
                         "echo_server: received {}, shutting down",
                         received().unwrap_or("a signal")

@@ -20,8 +20,8 @@ use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::signals;
-use crate::stats::{transient_accept_error, Backoff, Throttled, ACCEPT_LOG, BUF_SIZE, STATS};
+use super::signals;
+use super::stats::{transient_accept_error, Backoff, Throttled, ACCEPT_LOG, BUF_SIZE, STATS};
 
 const THREAD_STACK: usize = 64 * 1024;
 /// Memory mappings one `std` thread costs: stack + guard page, and the
@@ -36,7 +36,7 @@ static LIVE_THREADS: AtomicUsize = AtomicUsize::new(0);
 
 /// The most connection threads this process can start without running out
 /// of memory mappings (module docs).
-fn thread_limit() -> usize {
+pub fn thread_limit() -> usize {
     let max_maps = std::fs::read_to_string("/proc/sys/vm/max_map_count")
         .ok()
         .and_then(|s| s.trim().parse::<usize>().ok())
@@ -54,18 +54,30 @@ impl Drop for LiveThread {
 }
 
 pub fn run(listener: TcpListener) -> io::Result<()> {
-    let fd = listener.as_raw_fd();
-    // shutdown(2) on a listening socket makes a blocked accept(2) return
-    // (EINVAL) on Linux; closing the fd would not.
-    signals::on_termination(move || {
-        // SAFETY: shutdown on the listener's fd, which `run` keeps open until
-        // the accept loop has returned; no memory is passed.
-        unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
-    });
+    signals::on_termination(stopper(&listener)?);
     let limit = thread_limit();
     eprintln!(
         "echo_server: thread mode serves at most {limit} connections at once (vm.max_map_count)"
     );
+    accept_loop(listener, limit)
+}
+
+/// What makes [`accept_loop`] return once a stop is requested: shutdown(2)
+/// on the listening socket, which makes a blocked accept(2) fail (EINVAL)
+/// on Linux; closing the fd would not. It acts through its own clone of the
+/// listener, so the fd it names stays open however the loop ends.
+pub fn stopper(listener: &TcpListener) -> io::Result<impl FnOnce() + Send + 'static> {
+    let clone = listener.try_clone()?;
+    Ok(move || {
+        // SAFETY: shutdown on the fd `clone` owns, open until this closure
+        // returns; no memory is passed.
+        unsafe { libc::shutdown(clone.as_raw_fd(), libc::SHUT_RDWR) };
+    })
+}
+
+/// Accepts connections and starts a thread for each, at most `limit` at
+/// once, until accept fails during a stop.
+pub fn accept_loop(listener: TcpListener, limit: usize) -> io::Result<()> {
     let mut backoff = Backoff::new();
     loop {
         match listener.accept() {

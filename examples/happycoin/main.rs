@@ -8,6 +8,11 @@
 //! * `--mode pool` — a fixed set of green workers fed batches by a bounded
 //!   channel, like the book's piscina pool with `maxQueue`.
 //!
+//! With `--serve ADDR --server-mode green|event-loop|thread` it mines beside
+//! one of examples/echo_server's designs in the same process (for green, on
+//! the same runtime) and reports the echo round trips/s and latencies an
+//! internal client measured without and then with mining (serve.rs).
+//!
 //! A Happycoin is a random `u64` that is a happy number (replace it by the sum
 //! of the squares of its digits until that reaches 1, not 4) and a multiple of
 //! 10 000: about 13 in a million draws. Like the book, the happy test runs
@@ -20,13 +25,24 @@
 //!
 //! Layout: `mine.rs` (the tests, the generators, the mining loop — no
 //! threads), `modes.rs` and `pool.rs` (where the loop runs), `cli.rs`,
-//! `progress.rs`. Figures: docs/BENCHMARKS.md, "Happycoin".
+//! `progress.rs`; for `--serve`: `serve.rs` (the two phases),
+//! `serve_green.rs`, `serve_event_loop.rs`, `serve_thread.rs` (the three
+//! designs), `serve_client.rs` (the measuring client), `serve_config.rs`
+//! and `echo.rs` (the echo examples compiled in). Figures:
+//! docs/BENCHMARKS.md, "Happycoin" and "Mining beside serving".
 
 mod cli;
+mod echo;
 mod mine;
 mod modes;
 mod pool;
 mod progress;
+mod serve;
+mod serve_client;
+mod serve_config;
+mod serve_event_loop;
+mod serve_green;
+mod serve_thread;
 
 use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
@@ -36,10 +52,11 @@ use crate::cli::Command;
 use crate::mine::Control;
 use crate::modes::{Outcome, Plan};
 use crate::progress::Progress;
+use crate::serve::ServeReport;
 
 fn main() -> ExitCode {
-    let (plan, quiet) = match cli::parse(std::env::args_os().skip(1)) {
-        Ok(Command::Run { plan, quiet }) => (plan, quiet),
+    let (plan, quiet, serve) = match cli::parse(std::env::args_os().skip(1)) {
+        Ok(Command::Run { plan, quiet, serve }) => (plan, quiet, serve),
         Ok(Command::Help) => {
             print!("{}", cli::USAGE);
             return ExitCode::SUCCESS;
@@ -51,11 +68,17 @@ fn main() -> ExitCode {
     };
 
     let ctl = Arc::new(Control::new());
-    let progress = Progress::start(plan.draws, ctl.clone());
-    let outcome = modes::run(&plan, ctl);
-    drop(progress);
+    let result = match &serve {
+        None => {
+            let progress = Progress::start(plan.draws, ctl.clone());
+            let outcome = modes::run(&plan, ctl);
+            drop(progress);
+            outcome.map(|o| (o, None))
+        }
+        Some(cfg) => serve::run(&plan, cfg, ctl).map(|(o, r)| (o, Some(r))),
+    };
 
-    let outcome = match outcome {
+    let (outcome, served) = match result {
         Ok(o) => o,
         Err(e) => {
             eprintln!("happycoin: {e}");
@@ -66,8 +89,13 @@ fn main() -> ExitCode {
         &mut BufWriter::new(io::stdout().lock()),
         &plan,
         &outcome,
+        served.as_ref(),
         quiet,
     ) {
+        Ok(()) if served.as_ref().is_some_and(|r| !r.clean()) => {
+            eprintln!("happycoin: the echo check failed: see the errors and mismatches above");
+            ExitCode::FAILURE
+        }
         Ok(()) => ExitCode::SUCCESS,
         // `happycoin | head` closes the pipe early: not worth a panic.
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
@@ -79,8 +107,14 @@ fn main() -> ExitCode {
 }
 
 /// The coins (unless `quiet`), the book's `count : N` line, then the
-/// machine-readable summary line.
-fn report(out: &mut impl Write, plan: &Plan, outcome: &Outcome, quiet: bool) -> io::Result<()> {
+/// machine-readable summary line, and the `serve ...` line if it served.
+fn report(
+    out: &mut impl Write,
+    plan: &Plan,
+    outcome: &Outcome,
+    served: Option<&ServeReport>,
+    quiet: bool,
+) -> io::Result<()> {
     if !quiet {
         for coin in &outcome.coins {
             writeln!(out, "{}", coin.value)?;
@@ -98,5 +132,8 @@ fn report(out: &mut impl Write, plan: &Plan, outcome: &Outcome, quiet: bool) -> 
         outcome.elapsed.as_secs_f64(),
         outcome.draws_per_sec(),
     )?;
+    if let Some(r) = served {
+        writeln!(out, "{r}")?;
+    }
     out.flush()
 }

@@ -113,7 +113,7 @@ pub fn run(plan: &Plan, ctl: Arc<Control>) -> io::Result<Outcome> {
     let start = Instant::now();
     let parts = match plan.mode {
         Mode::Single => vec![Source::new(plan.rng)?.mine(0..plan.draws, &plan.mine, &ctl, || {})],
-        Mode::Threads => threads(plan, &ctl)?,
+        Mode::Threads => mine_threads(plan, &ctl)?,
         Mode::Green => green(plan, ctl)?,
         Mode::Pool => pool::run(plan, ctl)?,
     };
@@ -122,7 +122,7 @@ pub fn run(plan: &Plan, ctl: Arc<Control>) -> io::Result<Outcome> {
 }
 
 /// Merges the miners' results into one outcome, coins in draw order.
-fn gather(parts: Vec<Mined>, elapsed: Duration) -> Outcome {
+pub fn gather(parts: Vec<Mined>, elapsed: Duration) -> Outcome {
     let draws = parts.iter().map(|m| m.draws).sum();
     let mut coins: Vec<Coin> = parts.into_iter().flat_map(|m| m.coins).collect();
     coins.sort_unstable();
@@ -133,7 +133,9 @@ fn gather(parts: Vec<Mined>, elapsed: Duration) -> Outcome {
     }
 }
 
-fn threads(plan: &Plan, ctl: &Control) -> io::Result<Vec<Mined>> {
+/// `--mode threads`: one OS thread per worker, each mining a contiguous
+/// share; returns when all are done.
+pub fn mine_threads(plan: &Plan, ctl: &Control) -> io::Result<Vec<Mined>> {
     std::thread::scope(|s| {
         let handles: Vec<_> = split(plan.draws, plan.workers)
             .into_iter()
@@ -185,8 +187,12 @@ pub fn mine_green(plan: &Plan, ctl: &Arc<Control>) -> io::Result<Vec<Mined>> {
 /// The runtime of a green run: `plan.procs` processors, OS threads named
 /// after the example so they are easy to find in `top -H`.
 pub(crate) fn runtime(plan: &Plan) -> io::Result<greenrt::Runtime> {
+    runtime_builder(plan).build()
+}
+
+/// [`runtime`]'s settings, for a caller that adds its own (`--serve`).
+pub(crate) fn runtime_builder(plan: &Plan) -> greenrt::Builder {
     greenrt::Runtime::builder()
         .procs(plan.procs)
         .thread_name("happycoin")
-        .build()
 }
