@@ -10,8 +10,10 @@
 //! Both kinds of park may return spuriously: callers wait in a loop on their
 //! own condition.
 
+use std::sync::Arc;
 use std::time::Instant;
 
+use crate::sched::scheduler::Scheduler;
 use crate::sched::{context, GRef, WaitReason};
 use crate::time::TimerAction;
 
@@ -43,6 +45,21 @@ impl Unparker {
         }
     }
 
+    /// Like [`unpark`](Self::unpark), but consumes the handle: a woken G's
+    /// reference moves into the run queue instead of being cloned there (and
+    /// the handle's own reference dropped later). Sync primitives wake this
+    /// way; see `sync/waiter.rs`.
+    pub(crate) fn unpark_owned(self) {
+        match self {
+            Unparker::Green(g) => {
+                if g.wake() {
+                    ready_owned(g);
+                }
+            }
+            Unparker::Os(t) => t.unpark(),
+        }
+    }
+
     /// Like `unpark`, but hands a woken G back to the caller instead of
     /// queueing it (timers and the netpoller return lists; DESIGN.md §4).
     pub(crate) fn wake_for_list(self) -> Option<GRef> {
@@ -53,6 +70,32 @@ impl Unparker {
                 None
             }
         }
+    }
+}
+
+/// Queues the woken `g` on its runtime, giving up our reference to it.
+///
+/// `ready` needs its scheduler after `g` — whose reference keeps that
+/// scheduler alive — has gone into a queue, where another M may run, finish
+/// and free it at once. When this thread is an M of that same runtime (the
+/// usual case: one G waking another), its installed context already keeps
+/// the scheduler alive, so no scheduler reference is taken; otherwise one
+/// is held for the call.
+fn ready_owned(g: GRef) {
+    let sched: *const Scheduler = Arc::as_ptr(&g.sched);
+    let ctx = context::current();
+    // SAFETY: a non-null context points at this thread's live
+    // `MachineContext` (it is uninstalled before its frame ends).
+    if !ctx.is_null() && std::ptr::eq(unsafe { (*ctx).sched }, sched) {
+        // SAFETY: an installed context's scheduler outlives the context (an
+        // M holds an `Arc<Scheduler>` for its whole loop; a thread unwinding
+        // a G holds that G, hence its scheduler), and the context stays
+        // installed for this whole call, which cannot switch. So `sched` is
+        // valid after `g` moves into the queue.
+        unsafe { (*sched).ready(g) }
+    } else {
+        let sched = g.sched.clone();
+        sched.ready(g);
     }
 }
 

@@ -503,3 +503,217 @@ fn handles_are_send_and_sync_like_crossbeam() {
     send_sync::<TrySendError<String>>();
     send_sync::<RecvTimeoutError>();
 }
+
+// ------------------------------------------------ stack-slot rendezvous path
+//
+// Plain `send`/`recv` wait in a slot on their own stack (runtime/sync/
+// channel/entry.rs). These tests hammer the ways such a slot leaves its
+// queue: taken by a partner, withdrawn at a deadline while a partner races
+// for it, and unwound with its green thread at shutdown.
+
+/// Sends `msg`, retrying after short timeouts when `timed` (so withdrawals
+/// race with hand-offs); a timed-out send must hand its message back.
+fn send_retrying<T>(tx: &Sender<T>, mut msg: T, timed: bool) {
+    if !timed {
+        return tx.send(msg).unwrap();
+    }
+    loop {
+        match tx.send_timeout(msg, Duration::from_micros(50)) {
+            Ok(()) => return,
+            Err(SendTimeoutError::Timeout(m)) => msg = m,
+            Err(SendTimeoutError::Disconnected(_)) => panic!("receivers gone"),
+        }
+    }
+}
+
+/// Receives until disconnected, with short timeouts when `timed`.
+fn recv_all<T>(rx: &Receiver<T>, timed: bool) -> Vec<T> {
+    let mut got = Vec::new();
+    loop {
+        let r = if timed {
+            match rx.recv_timeout(Duration::from_micros(50)) {
+                Err(RecvTimeoutError::Timeout) => continue,
+                r => r.map_err(|_| RecvError),
+            }
+        } else {
+            rx.recv()
+        };
+        match r {
+            Ok(m) => got.push(m),
+            Err(RecvError) => return got,
+        }
+    }
+}
+
+/// bounded(0) between OS threads and green threads at procs 1, 2 and 4,
+/// half of each side using short timeouts: every message arrives exactly
+/// once, in per-producer order as each consumer sees it.
+#[test]
+fn rendezvous_stress_os_and_green_threads_with_timeouts() {
+    let _w = Watchdog::new("rendezvous_stress", LIMIT);
+    let n = stress(if cfg!(debug_assertions) { 500 } else { 3_000 });
+    for procs in PROCS {
+        let rt = runtime(procs);
+        let (tx, rx) = bounded::<(usize, usize)>(0);
+        let mut os_tx = Vec::new();
+        let mut g_tx = Vec::new();
+        for p in 0..4 {
+            let tx = tx.clone();
+            let timed = p % 2 == 1;
+            let body = move || (0..n).for_each(|i| send_retrying(&tx, (p, i), timed));
+            if p < 2 {
+                os_tx.push(std::thread::spawn(body));
+            } else {
+                g_tx.push(rt.spawn(body));
+            }
+        }
+        drop(tx);
+        let mut os_rx = Vec::new();
+        let mut g_rx = Vec::new();
+        for c in 0..4 {
+            let rx = rx.clone();
+            let timed = c % 2 == 0;
+            let body = move || recv_all(&rx, timed);
+            if c < 2 {
+                os_rx.push(std::thread::spawn(body));
+            } else {
+                g_rx.push(rt.spawn(body));
+            }
+        }
+        drop(rx);
+        os_tx.into_iter().for_each(|h| h.join().unwrap());
+        g_tx.into_iter().for_each(|h| h.join().unwrap());
+        let consumers: Vec<Vec<(usize, usize)>> = os_rx
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .chain(g_rx.into_iter().map(|h| h.join().unwrap()))
+            .collect();
+        let mut seen = vec![vec![false; n]; 4];
+        for got in &consumers {
+            let mut last: HashMap<usize, usize> = HashMap::new();
+            for &(p, i) in got {
+                assert!(!seen[p][i], "({p}, {i}) received twice (procs {procs})");
+                seen[p][i] = true;
+                if let Some(prev) = last.insert(p, i) {
+                    assert!(prev < i, "producer {p}: {i} after {prev} (procs {procs})");
+                }
+            }
+        }
+        assert!(
+            seen.iter().flatten().all(|&s| s),
+            "lost messages (procs {procs})"
+        );
+    }
+}
+
+/// Like `until_parked`, for a caller that is not a green thread.
+fn until_parked_from_os_thread<T>(handles: &[JoinHandle<T>], reason: WaitReason) {
+    while !handles.iter().all(|h| h.thread().wait_reason() == reason) {
+        std::thread::sleep(Duration::from_micros(100));
+    }
+}
+
+/// Counts drops, so a message dropped twice (or never) shows.
+struct Tracked(Arc<AtomicUsize>);
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Green threads unwound while parked in a plain send or receive (with and
+/// without a deadline) take their stack slots out of the queues: afterwards
+/// nobody hands a message to, or takes one from, a frame that is gone; each
+/// unwound sender's message is dropped exactly once; the channels still
+/// work.
+#[test]
+fn plain_waiters_unwound_at_shutdown_leave_the_queues() {
+    let _w = Watchdog::new("unwound_plain_waiters", LIMIT);
+    for procs in PROCS {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = bounded::<Tracked>(0);
+        let (tx2, rx2) = bounded::<Tracked>(0);
+        let rt = runtime(procs);
+        let mut senders = Vec::new();
+        let mut receivers = Vec::new();
+        for k in 0..4 {
+            let tx = tx.clone();
+            let msg = Tracked(drops.clone());
+            senders.push(rt.spawn(move || {
+                if k % 2 == 0 {
+                    tx.send(msg).is_ok()
+                } else {
+                    tx.send_timeout(msg, Duration::from_secs(3600)).is_ok()
+                }
+            }));
+            let rx2 = rx2.clone();
+            receivers.push(rt.spawn(move || {
+                if k % 2 == 0 {
+                    rx2.recv().is_ok()
+                } else {
+                    rx2.recv_timeout(Duration::from_secs(3600)).is_ok()
+                }
+            }));
+        }
+        until_parked_from_os_thread(&senders, WaitReason::ChanSend);
+        until_parked_from_os_thread(&receivers, WaitReason::ChanRecv);
+        drop(rt);
+        for h in senders.into_iter().chain(receivers) {
+            assert!(h.join().is_err(), "a parked green thread was cancelled");
+        }
+        assert_eq!(drops.load(Ordering::SeqCst), 4, "unwound senders' messages");
+        // No slot of a cancelled thread is left in either queue.
+        assert!(matches!(rx.try_recv(), Err(TryRecvError::Empty)));
+        match tx2.try_send(Tracked(drops.clone())) {
+            Err(TrySendError::Full(m)) => drop(m),
+            other => panic!("a cancelled receiver took a message: {:?}", other.is_ok()),
+        }
+        assert_eq!(drops.load(Ordering::SeqCst), 5);
+        // Both channels still hand off between live parties.
+        for (tx, rx) in [(&tx, &rx), (&tx2, &rx2)] {
+            std::thread::scope(|s| {
+                s.spawn(|| tx.send(Tracked(drops.clone())).unwrap());
+                drop(rx.recv().unwrap());
+            });
+        }
+        assert_eq!(drops.load(Ordering::SeqCst), 7);
+    }
+}
+
+/// A select's send arm that commits to a parked plain receiver, then is
+/// dropped without sending, sends that receiver back to waiting; one that
+/// completes hands it the message.
+#[test]
+fn select_send_arm_committing_to_a_plain_receiver() {
+    use greenrt::sync::Select;
+    let _w = Watchdog::new("select_to_plain_receiver", LIMIT);
+    for procs in PROCS {
+        let rt = runtime(procs);
+        let (tx, rx) = bounded::<u32>(0);
+        let receiver = rt.spawn(move || (rx.recv(), rx.recv()));
+        until_parked_from_os_thread(std::slice::from_ref(&receiver), WaitReason::ChanRecv);
+        // Commit to the parked receiver, then drop the operation (a bug,
+        // which panics, but must release the receiver).
+        let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut sel = Select::new();
+            sel.send(&tx);
+            let op = sel.try_select().expect("a receiver is waiting");
+            drop(op);
+        }));
+        assert!(dropped.is_err());
+        // The receiver waits again: a plain send reaches it.
+        tx.send(1).unwrap();
+        // Commit and complete.
+        loop {
+            let mut sel = Select::new();
+            sel.send(&tx);
+            if let Ok(op) = sel.try_select() {
+                op.send(&tx, 2).unwrap();
+                break;
+            }
+            std::thread::yield_now();
+        }
+        assert_eq!(receiver.join().unwrap(), (Ok(1), Ok(2)));
+    }
+}

@@ -14,12 +14,14 @@
 //! with their messages) and buffered messages are dropped.
 //!
 //! How it works: `chan.rs` (the shared state and its invariants),
-//! `entry.rs` (waiting operations and direct hand-off), `token.rs` (the
+//! `entry.rs` (waiting operations — plain ones on their owner's stack — and
+//! direct hand-off), `lock.rs` (the state's spinlock), `token.rs` (the
 //! two-phase operations of `select`), `timer.rs` (timer channels).
 
 mod chan;
 mod entry;
 mod error;
+mod lock;
 mod timer;
 mod token;
 

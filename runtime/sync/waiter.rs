@@ -25,7 +25,18 @@
 //! | `1`        | aborted by its owner (final)                                |
 //! | `2 + 2k`   | claimed for operation `k`; the hand-over is being written   |
 //! | `3 + 2k`   | claimed for operation `k` and published: the owner may run  |
+//!
+//! The unparker belongs to the waiter until publication, then to the
+//! publisher: [`publish`](Waiter::publish) moves it out *before* the
+//! publishing store and wakes through that moved value. So a publisher
+//! never reads the waiter after the store (the owner may free it at once),
+//! and the G reference the unparker holds goes straight into the run queue
+//! instead of being cloned there and dropped later with the waiter. (Plain
+//! channel operations use a leaner, lock-protected variant of this
+//! protocol: `channel/entry.rs`, `Slot`.)
 
+use std::cell::UnsafeCell;
+use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
@@ -41,27 +52,43 @@ fn claimed(op: usize) -> usize {
     2 + 2 * op
 }
 
+#[inline]
+fn is_published(s: usize) -> bool {
+    s >= 2 && s & READY_BIT != 0
+}
+
 /// One blocked G or OS thread; see the module docs for the protocol.
 pub(crate) struct Waiter {
     state: AtomicUsize,
-    unparker: Unparker,
+    /// Present until published; then moved out by the publisher.
+    unparker: UnsafeCell<ManuallyDrop<Unparker>>,
 }
+
+// SAFETY: `state` is atomic. `unparker` (an `Unparker` is `Send + Sync`) is
+// touched by exactly one party at a time: its creator until the waiter is
+// shared, then only by the one publisher — whoever won the claim (or, for a
+// `new_claimed` waiter, the one partner it was handed to) — which takes it
+// before the publishing store, and finally by `Drop` (exclusive access)
+// only if nobody published.
+unsafe impl Send for Waiter {}
+// SAFETY: see `Send`.
+unsafe impl Sync for Waiter {}
 
 impl Waiter {
     /// A waiter for the calling G (or OS thread), not yet claimed.
     pub(crate) fn new() -> Waiter {
         Waiter {
             state: AtomicUsize::new(WAITING),
-            unparker: Unparker::current(),
+            unparker: UnsafeCell::new(ManuallyDrop::new(Unparker::current())),
         }
     }
 
-    /// A waiter for the calling thread that is already claimed for `op`: it
-    /// sits in no queue and waits for one known party to publish.
-    pub(crate) fn new_claimed(op: usize) -> Waiter {
+    /// A waiter that is already claimed for `op`, waking `unparker`: it sits
+    /// in no queue and waits for one known party to publish.
+    pub(crate) fn new_claimed(op: usize, unparker: Unparker) -> Waiter {
         Waiter {
             state: AtomicUsize::new(claimed(op)),
-            unparker: Unparker::current(),
+            unparker: UnsafeCell::new(ManuallyDrop::new(unparker)),
         }
     }
 
@@ -81,31 +108,40 @@ impl Waiter {
     }
 
     /// Lets the owner run: everything the claimer wrote before this call is
-    /// visible to the owner after its `wait` returns. The caller must hold its
-    /// own strong reference to the waiter (the owner may free its reference as
-    /// soon as the state changes) and must have claimed it.
+    /// visible to the owner after its `wait` returns. The caller must have
+    /// claimed the waiter (or been handed a `new_claimed` one); it does not
+    /// touch the waiter after the publishing store, so the owner may free it
+    /// at once.
     #[inline]
     pub(crate) fn publish(&self) {
-        let prev = self.state.fetch_or(READY_BIT, Ordering::Release);
-        debug_assert!(prev >= 2, "publish without a claim");
-        self.unparker.unpark();
+        self.publish_deferring_wake().unpark_owned();
+    }
+
+    /// Publishes like [`publish`](Self::publish) but hands the wake to the
+    /// caller: under a lock, publish, and wake (`Unparker::unpark_owned`)
+    /// after unlocking, so that neither the wake nor the drop of the
+    /// unparker's G reference happens under the lock.
+    #[inline]
+    pub(crate) fn publish_deferring_wake(&self) -> Unparker {
+        // Only the claimer changes a claimed state, so a load and a store
+        // suffice (no read-modify-write).
+        let s = self.state.load(Ordering::Relaxed);
+        debug_assert!(s >= 2 && s & READY_BIT == 0, "publish without a claim");
+        // SAFETY: we hold the claim, so we are the only publisher, and the
+        // unparker is still present (it leaves only here). The owner does not
+        // read it. After the store below we never touch `self` again.
+        let unparker = unsafe { ManuallyDrop::take(&mut *self.unparker.get()) };
+        self.state.store(s | READY_BIT, Ordering::Release);
+        unparker
     }
 
     /// Claim and publish in one step, for wakes that hand nothing over
     /// besides the operation index. Returns false if it was not waiting.
     #[inline]
     pub(crate) fn try_wake(&self, op: usize) -> bool {
-        let ok = self
-            .state
-            .compare_exchange(
-                WAITING,
-                claimed(op) | READY_BIT,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            )
-            .is_ok();
+        let ok = self.try_claim(op);
         if ok {
-            self.unparker.unpark();
+            self.publish();
         }
         ok
     }
@@ -132,7 +168,7 @@ impl Waiter {
     #[inline]
     fn ready_op(&self) -> Option<usize> {
         let s = self.state.load(Ordering::Acquire);
-        (s >= 2 && s & READY_BIT != 0).then(|| (s - 3) / 2)
+        is_published(s).then(|| (s - 3) / 2)
     }
 
     /// Waits until published; returns the operation it was claimed for.
@@ -168,6 +204,16 @@ impl Waiter {
                 // and publishes promptly.
                 return Some(self.wait(reason));
             }
+        }
+    }
+}
+
+impl Drop for Waiter {
+    fn drop(&mut self) {
+        if !is_published(*self.state.get_mut()) {
+            // SAFETY: nobody published, so the unparker was never moved out;
+            // `&mut self` gives exclusive access, and it is dropped once.
+            unsafe { ManuallyDrop::drop(self.unparker.get_mut()) }
         }
     }
 }

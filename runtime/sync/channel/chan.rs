@@ -1,11 +1,11 @@
 //! `Chan<T>`: the state every flavour of channel shares, and its algorithms.
 //!
-//! One `parking_lot` mutex guards a buffer, the queues of waiting senders
-//! and receivers, the select watchers and the disconnection flags. The lock
-//! is held only for a few pointer moves and is never held across a park
-//! (waking happens after it is released), so a plain OS-level mutex is the
-//! right tool even though green threads contend for it (Go's runtime uses a
-//! futex-based lock for its channels for the same reason).
+//! One lock guards a buffer, the queues of waiting senders and receivers,
+//! the select watchers and the disconnection flags. It is held only for a
+//! few pointer moves and at most one message copy, and never across a park,
+//! a wake or user code, so it is a spinlock (`lock.rs`): one CAS to take,
+//! one plain store to release. Go's runtime also guards its channels with a
+//! lock of its own rather than a scheduler-aware one, for the same reason.
 //!
 //! Invariants, relied on below:
 //!
@@ -20,21 +20,38 @@
 //! * **C3 — room is `cap - len - reserved`.** A select that chose a send arm
 //!   on a bounded channel reserves a slot until it supplies the message.
 //! * **C4 — user values are never dropped under the lock** (their `Drop` may
-//!   use this very channel).
+//!   use this very channel). Nor are wake-ups done under it: claimers collect
+//!   the unparkers of what they published in [`Wakes`] and wake after
+//!   unlocking (dropping a G reference can run user code too).
+//! * **C5 — a plain waiting operation lives on its owner's stack** (`Slot`,
+//!   see `entry.rs`): others touch it only under this lock, and whoever
+//!   claims it writes and publishes it before unlocking. So an owner that
+//!   takes this lock after withdrawing, and finds its slot gone from the
+//!   queue (or never looks because it was published), is the only one left
+//!   who knows the slot, and may return.
 //!
 //! Capacity `None` is unbounded; `Some(0)` is a rendezvous channel, where
 //! every message goes from a sender's hands to a receiver's.
+//!
+//! Cost of a rendezvous hand-off to a parked partner, the latency-critical
+//! case (`send` and `recv` inline it): the waiting side took the lock once
+//! to queue a slot on its own stack; the other side takes the lock once,
+//! pops the slot, moves the message, publishes with a plain store, and
+//! wakes the owner after unlocking. No allocation, no claim CAS, and the
+//! only reference count touched is the waiting G's (taken when it queued,
+//! moved into the run queue by the wake). Without a deadline no clock is
+//! read.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use parking_lot::Mutex;
-
-use super::entry::{Entry, Grant, WaiterRef};
+use super::entry::{Entry, Grant, Handed, Slot, SlotRef, WaiterRef, Waiting};
 use super::error::{RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError};
+use super::lock::{SpinGuard, SpinLock};
 use super::token::Token;
+use crate::park::{self, Unparker};
 use crate::sched::WaitReason;
 use crate::sync::waiter::Waiter;
 
@@ -56,8 +73,8 @@ struct Watcher {
 struct State<T> {
     buf: VecDeque<T>,
     reserved: usize,
-    senders: VecDeque<Arc<Entry<T>>>,
-    receivers: VecDeque<Arc<Entry<T>>>,
+    senders: VecDeque<Waiting<T>>,
+    receivers: VecDeque<Waiting<T>>,
     watchers: Vec<Watcher>,
     /// Every `Sender` is gone.
     tx_gone: bool,
@@ -67,31 +84,87 @@ struct State<T> {
 
 /// The shared state of one channel.
 pub(crate) struct Chan<T> {
-    state: Mutex<State<T>>,
+    state: SpinLock<State<T>>,
     cap: Option<usize>,
     senders: AtomicUsize,
     receivers: AtomicUsize,
 }
 
+/// The unparkers of waiters published under the lock, woken after it is
+/// released (C4). Every path that fills one must call [`Wakes::wake`] once
+/// the lock guard is gone; dropping it unwoken would lose those wake-ups.
+#[must_use = "wake the published waiters after unlocking"]
+pub(crate) struct Wakes {
+    /// Almost always the only one: no allocation on the hot path.
+    first: Option<Unparker>,
+    more: Vec<Unparker>,
+}
+
+impl Wakes {
+    #[inline]
+    pub(crate) const fn new() -> Self {
+        Wakes {
+            first: None,
+            more: Vec::new(),
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, u: Unparker) {
+        if self.first.is_none() {
+            self.first = Some(u);
+        } else {
+            self.more.push(u);
+        }
+    }
+
+    /// Wakes everyone collected (call with the lock released).
+    #[inline]
+    pub(crate) fn wake(self) {
+        if let Some(u) = self.first {
+            u.unpark_owned();
+        }
+        if !self.more.is_empty() {
+            wake_more(self.more);
+        }
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn wake_more(more: Vec<Unparker>) {
+    for u in more {
+        u.unpark_owned();
+    }
+}
+
 /// The outcome of a send that does not wait.
 enum SendNow<T> {
-    /// Done; publish this receiver (after unlocking) if any.
-    Sent(Option<Arc<Entry<T>>>),
+    Sent,
     Full(T),
     Disconnected(T),
 }
 
+/// How a queued plain receive ended.
+enum Waited<T> {
+    Done(Result<T, RecvTimeoutError>),
+    /// A select's send arm committed to it, then withdrew: start over.
+    Retry,
+}
+
 /// The outcome of a receive that does not wait.
 enum RecvNow<T> {
-    /// A message; publish this sender (after unlocking) if any.
-    Msg(T, Option<Arc<Entry<T>>>),
-    /// A select's send arm was claimed: publish `.1`, then wait on `.0`
+    Msg(T),
+    /// A select's send arm was claimed (and published): wait on this entry
     /// for the message it supplies.
-    Partner(Arc<Entry<T>>, Arc<Entry<T>>),
+    Partner(Arc<Entry<T>>),
     Empty,
     Disconnected,
 }
 
+// Every method of `State` runs under the channel lock (a `State` is only
+// reachable through it), which is what C5 requires of code that claims the
+// queues' plain slots.
 impl<T> State<T> {
     fn has_room(&self, cap: Option<usize>) -> bool {
         cap.map_or(true, |c| self.buf.len() + self.reserved < c)
@@ -99,13 +172,15 @@ impl<T> State<T> {
 
     /// Wakes the watchers of `side` (something on that side became ready)
     /// and forgets dead ones.
-    fn notify(&mut self, side: Side) {
+    fn notify(&mut self, side: Side, wakes: &mut Wakes) {
         if self.watchers.is_empty() {
             return;
         }
         self.watchers.retain(|w| {
             if w.side == side {
-                w.waiter.try_wake(w.op);
+                if w.waiter.try_claim(w.op) {
+                    wakes.push(w.waiter.publish_deferring_wake());
+                }
                 false
             } else {
                 w.waiter.is_waiting()
@@ -116,18 +191,26 @@ impl<T> State<T> {
     /// Hands `msg` to the first live waiting receiver (C1). Dead entries met
     /// on the way (aborted, or a select that completed elsewhere) are
     /// dropped; their owners still hold them, so this frees nothing (C4).
-    fn give_to_receiver(&mut self, mut msg: T) -> Result<Arc<Entry<T>>, T> {
-        while let Some(e) = self.receivers.pop_front() {
-            if !e.try_claim() {
-                continue;
-            }
-            match e.fill(msg) {
-                Ok(()) => return Ok(e),
-                Err(m) => {
-                    // Claimed but abandoned by an owner being unwound: let
-                    // it go and try the next receiver.
-                    e.publish();
-                    msg = m;
+    fn give_to_receiver(&mut self, mut msg: T, wakes: &mut Wakes) -> Result<(), T> {
+        while let Some(w) = self.receivers.pop_front() {
+            match w {
+                Waiting::Plain(s) => {
+                    // SAFETY: popped under the lock, published within it (C5).
+                    wakes.push(unsafe { s.claim() }.fill_publish(msg));
+                    return Ok(());
+                }
+                Waiting::Select(e) => {
+                    if !e.try_claim() {
+                        continue;
+                    }
+                    let filled = e.fill(msg);
+                    wakes.push(e.publish_deferring_wake());
+                    match filled {
+                        Ok(()) => return Ok(()),
+                        // Claimed but abandoned by an owner being unwound:
+                        // try the next receiver.
+                        Err(m) => msg = m,
+                    }
                 }
             }
         }
@@ -135,73 +218,87 @@ impl<T> State<T> {
     }
 
     /// Room was just freed: move the first waiting sender's message into the
-    /// buffer, or reserve the slot for a select's send arm. Returns the entry
-    /// to publish after unlocking.
-    fn refill(&mut self, cap: Option<usize>) -> Option<Arc<Entry<T>>> {
+    /// buffer, or reserve the slot for a select's send arm.
+    fn refill(&mut self, cap: Option<usize>, wakes: &mut Wakes) {
         while self.has_room(cap) {
-            let Some(e) = self.senders.pop_front() else {
+            let Some(w) = self.senders.pop_front() else {
                 break;
             };
-            if !e.try_claim() {
-                continue;
-            }
-            if e.is_deferred() {
-                if e.grant(Grant::Reserved).is_ok() {
-                    self.reserved += 1;
-                    return Some(e);
+            match w {
+                Waiting::Plain(s) => {
+                    // SAFETY: popped under the lock, published within it (C5).
+                    let (msg, wake) = unsafe { s.claim() }.take_publish();
+                    self.buf.push_back(msg);
+                    wakes.push(wake);
+                    return;
                 }
-                e.publish();
-            } else {
-                self.buf.push_back(e.take_sent());
-                return Some(e);
+                Waiting::Select(e) => {
+                    // A select's send arm (its message comes later).
+                    if !e.try_claim() {
+                        continue;
+                    }
+                    let granted = e.grant(Grant::Reserved).is_ok();
+                    wakes.push(e.publish_deferring_wake());
+                    if granted {
+                        self.reserved += 1;
+                        return;
+                    }
+                }
             }
         }
-        self.notify(Side::Send);
-        None
+        self.notify(Side::Send, wakes);
     }
 
     /// With an empty buffer: take a message straight from a waiting sender.
-    fn take_from_sender(&mut self) -> Option<RecvNow<T>> {
-        while let Some(e) = self.senders.pop_front() {
-            if !e.try_claim() {
-                continue;
-            }
-            if !e.is_deferred() {
-                return Some(RecvNow::Msg(e.take_sent(), Some(e)));
-            }
-            // A select's send arm: it supplies the message once its select
-            // returns. Give it a claimed receive entry to fill.
-            let r = Entry::partner_recv();
-            match e.grant(Grant::Partner(r.clone())) {
-                Ok(()) => return Some(RecvNow::Partner(r, e)),
-                Err(_) => e.publish(),
+    fn take_from_sender(&mut self, wakes: &mut Wakes) -> Option<RecvNow<T>> {
+        while let Some(w) = self.senders.pop_front() {
+            match w {
+                Waiting::Plain(s) => {
+                    // SAFETY: popped under the lock, published within it (C5).
+                    let (msg, wake) = unsafe { s.claim() }.take_publish();
+                    wakes.push(wake);
+                    return Some(RecvNow::Msg(msg));
+                }
+                Waiting::Select(e) => {
+                    if !e.try_claim() {
+                        continue;
+                    }
+                    // A select's send arm: it supplies the message once its
+                    // select returns. Give it a claimed receive entry to fill.
+                    let r = Entry::partner_recv();
+                    let granted = e.grant(Grant::Partner(r.clone())).is_ok();
+                    wakes.push(e.publish_deferring_wake());
+                    if granted {
+                        return Some(RecvNow::Partner(r));
+                    }
+                }
             }
         }
         None
     }
 
-    fn send_now(&mut self, cap: Option<usize>, msg: T) -> SendNow<T> {
+    fn send_now(&mut self, cap: Option<usize>, msg: T, wakes: &mut Wakes) -> SendNow<T> {
         if self.rx_gone {
             return SendNow::Disconnected(msg);
         }
-        let msg = match self.give_to_receiver(msg) {
-            Ok(e) => return SendNow::Sent(Some(e)),
+        let msg = match self.give_to_receiver(msg, wakes) {
+            Ok(()) => return SendNow::Sent,
             Err(m) => m,
         };
         if self.has_room(cap) {
             self.buf.push_back(msg);
-            self.notify(Side::Recv);
-            return SendNow::Sent(None);
+            self.notify(Side::Recv, wakes);
+            return SendNow::Sent;
         }
         SendNow::Full(msg)
     }
 
-    fn recv_now(&mut self, cap: Option<usize>) -> RecvNow<T> {
+    fn recv_now(&mut self, cap: Option<usize>, wakes: &mut Wakes) -> RecvNow<T> {
         if let Some(msg) = self.buf.pop_front() {
-            let wake = self.refill(cap);
-            return RecvNow::Msg(msg, wake);
+            self.refill(cap, wakes);
+            return RecvNow::Msg(msg);
         }
-        if let Some(r) = self.take_from_sender() {
+        if let Some(r) = self.take_from_sender(wakes) {
             return r;
         }
         if self.tx_gone {
@@ -214,47 +311,60 @@ impl<T> State<T> {
     /// Would a receive complete now? (`me`: a select's own entries do not
     /// count.)
     fn recv_ready(&self, me: Option<&Arc<Waiter>>) -> bool {
-        !self.buf.is_empty()
-            || self.tx_gone
-            || self.senders.iter().any(|e| match me {
-                Some(me) => e.is_live_for(me),
-                None => e.waiter().is_waiting(),
-            })
+        !self.buf.is_empty() || self.tx_gone || self.senders.iter().any(|w| w.is_live_for(me))
     }
 
     /// Would a send complete now?
     fn send_ready(&self, cap: Option<usize>, me: Option<&Arc<Waiter>>) -> bool {
-        self.rx_gone
-            || self.has_room(cap)
-            || self.receivers.iter().any(|e| match me {
-                Some(me) => e.is_live_for(me),
-                None => e.waiter().is_waiting(),
-            })
+        self.rx_gone || self.has_room(cap) || self.receivers.iter().any(|w| w.is_live_for(me))
     }
 
-    fn queue(&mut self, side: Side) -> &mut VecDeque<Arc<Entry<T>>> {
+    fn queue(&mut self, side: Side) -> &mut VecDeque<Waiting<T>> {
         match side {
             Side::Send => &mut self.senders,
             Side::Recv => &mut self.receivers,
         }
     }
-}
 
-fn publish<T>(wake: Option<Arc<Entry<T>>>) {
-    if let Some(e) = wake {
-        e.publish();
+    /// The other side is gone: fail every operation waiting in `queue`.
+    fn disconnect(queue: &VecDeque<Waiting<T>>, wakes: &mut Wakes) {
+        for w in queue {
+            match w {
+                Waiting::Plain(s) => {
+                    // SAFETY: the caller took `queue` out of the state under
+                    // the lock and still holds it (C5).
+                    wakes.push(unsafe { s.claim() }.disconnect_publish());
+                }
+                Waiting::Select(e) => {
+                    if e.try_claim() {
+                        let _ = e.grant(Grant::Disconnected);
+                        wakes.push(e.publish_deferring_wake());
+                    }
+                }
+            }
+        }
     }
 }
 
+/// Has `deadline` passed? Reads the clock only when there is one.
+#[inline]
 fn passed(deadline: Option<Instant>) -> bool {
-    deadline.is_some_and(|d| Instant::now() >= d)
+    match deadline {
+        None => false,
+        Some(d) => passed_at(d),
+    }
+}
+
+#[inline(never)]
+fn passed_at(deadline: Instant) -> bool {
+    Instant::now() >= deadline
 }
 
 impl<T> Chan<T> {
     /// A channel with one sender and one receiver counted.
     pub(crate) fn new(cap: Option<usize>) -> Arc<Self> {
         Arc::new(Chan {
-            state: Mutex::new(State {
+            state: SpinLock::new(State {
                 buf: VecDeque::new(),
                 reserved: 0,
                 senders: VecDeque::new(),
@@ -296,18 +406,15 @@ impl<T> Chan<T> {
         if self.senders.fetch_sub(1, Ordering::AcqRel) != 1 {
             return;
         }
-        let waiting = {
-            let mut st = self.state.lock();
-            st.tx_gone = true;
-            st.notify(Side::Recv);
-            std::mem::take(&mut st.receivers)
-        };
-        for e in waiting {
-            if e.try_claim() {
-                let _ = e.grant(Grant::Disconnected);
-                e.publish();
-            }
-        }
+        let mut wakes = Wakes::new();
+        let mut st = self.state.lock();
+        st.tx_gone = true;
+        st.notify(Side::Recv, &mut wakes);
+        let waiting = std::mem::take(&mut st.receivers);
+        State::disconnect(&waiting, &mut wakes);
+        drop(st);
+        drop(waiting);
+        wakes.wake();
     }
 
     /// The last receiver is gone: buffered messages are dropped and waiting
@@ -316,185 +423,307 @@ impl<T> Chan<T> {
         if self.receivers.fetch_sub(1, Ordering::AcqRel) != 1 {
             return;
         }
-        let (waiting, buffered) = {
-            let mut st = self.state.lock();
-            st.rx_gone = true;
-            st.notify(Side::Send);
-            (std::mem::take(&mut st.senders), std::mem::take(&mut st.buf))
-        };
-        for e in waiting {
-            if e.try_claim() {
-                let _ = e.grant(Grant::Disconnected);
-                e.publish();
-            }
-        }
+        let mut wakes = Wakes::new();
+        let mut st = self.state.lock();
+        st.rx_gone = true;
+        st.notify(Side::Send, &mut wakes);
+        let waiting = std::mem::take(&mut st.senders);
+        State::disconnect(&waiting, &mut wakes);
+        let buffered = std::mem::take(&mut st.buf);
+        drop(st);
+        drop(waiting);
+        wakes.wake();
         drop(buffered); // C4: outside the lock
     }
 
     // ------------------------------------------------------ plain send
 
     pub(crate) fn try_send(&self, msg: T) -> Result<(), TrySendError<T>> {
+        let mut wakes = Wakes::new();
         let mut st = self.state.lock();
-        match st.send_now(self.cap, msg) {
-            SendNow::Sent(wake) => {
-                drop(st);
-                publish(wake);
-                Ok(())
-            }
+        let r = match st.send_now(self.cap, msg, &mut wakes) {
+            SendNow::Sent => Ok(()),
             SendNow::Full(m) => Err(TrySendError::Full(m)),
             SendNow::Disconnected(m) => Err(TrySendError::Disconnected(m)),
-        }
+        };
+        drop(st);
+        wakes.wake();
+        r
     }
 
     /// Sends, waiting for room (or a receiver) until `deadline` (`None`:
     /// no limit).
+    ///
+    /// The common steps are inlined here, with as little as possible done
+    /// under the lock: buffer the message, hand it to a waiting plain
+    /// receiver (the rendezvous), or queue and wait when there is neither
+    /// a receiver nor room. Selects, dead entries and disconnection go
+    /// through `send_slow`.
+    #[inline]
     pub(crate) fn send(
         &self,
         msg: T,
         deadline: Option<Instant>,
     ) -> Result<(), SendTimeoutError<T>> {
         let mut st = self.state.lock();
-        let msg = match st.send_now(self.cap, msg) {
-            SendNow::Sent(wake) => {
-                drop(st);
-                publish(wake);
-                return Ok(());
+        if !st.rx_gone {
+            match st.receivers.front() {
+                // Nobody waits to receive: buffer the message (the common
+                // case of a buffered channel; C1 allows it) ...
+                None if st.has_room(self.cap) => {
+                    st.buf.push_back(msg);
+                    if st.watchers.is_empty() {
+                        return Ok(());
+                    }
+                    let mut wakes = Wakes::new();
+                    st.notify(Side::Recv, &mut wakes);
+                    drop(st);
+                    wakes.wake();
+                    return Ok(());
+                }
+                // ... or, with no room, wait.
+                None => return self.send_wait(st, Wakes::new(), msg, deadline),
+                // A plain receiver waits (so the buffer is empty, C1).
+                Some(Waiting::Plain(_)) => {
+                    let Some(Waiting::Plain(s)) = st.receivers.pop_front() else {
+                        unreachable!()
+                    };
+                    // SAFETY: popped under the lock, published within it (C5).
+                    let wake = unsafe { s.claim() }.fill_publish(msg);
+                    drop(st);
+                    wake.unpark_owned();
+                    return Ok(());
+                }
+                Some(Waiting::Select(_)) => {}
             }
-            SendNow::Disconnected(m) => return Err(SendTimeoutError::Disconnected(m)),
-            SendNow::Full(m) => m,
-        };
+        }
+        self.send_slow(st, msg, deadline)
+    }
+
+    #[inline(never)]
+    fn send_slow<'a>(
+        &'a self,
+        mut st: SpinGuard<'a, State<T>>,
+        msg: T,
+        deadline: Option<Instant>,
+    ) -> Result<(), SendTimeoutError<T>> {
+        let mut wakes = Wakes::new();
+        match st.send_now(self.cap, msg, &mut wakes) {
+            SendNow::Sent => {
+                drop(st);
+                wakes.wake();
+                Ok(())
+            }
+            SendNow::Disconnected(m) => {
+                drop(st);
+                wakes.wake();
+                Err(SendTimeoutError::Disconnected(m))
+            }
+            SendNow::Full(m) => self.send_wait(st, wakes, m, deadline),
+        }
+    }
+
+    /// No room and no receiver: queue a slot for `msg` and wait.
+    #[inline]
+    fn send_wait(
+        &self,
+        mut st: SpinGuard<'_, State<T>>,
+        mut wakes: Wakes,
+        msg: T,
+        deadline: Option<Instant>,
+    ) -> Result<(), SendTimeoutError<T>> {
         if passed(deadline) {
+            drop(st);
+            wakes.wake();
             return Err(SendTimeoutError::Timeout(msg));
         }
-        let entry = Entry::send(WaiterRef::Own(Waiter::new()), msg);
-        st.senders.push_back(entry.clone());
-        st.notify(Side::Recv);
+        let slot = Slot::new(Some(msg));
+        st.senders.push_back(Waiting::Plain(SlotRef::new(&slot)));
+        st.notify(Side::Recv, &mut wakes);
         drop(st);
+        wakes.wake();
 
-        let mut queued = Queued::new(self, entry, Some(Side::Send));
-        let woken = queued
-            .entry
-            .waiter()
-            .wait_until(deadline, WaitReason::ChanSend);
-        match woken {
-            None => {
-                // Aborted: nobody can claim the entry any more.
-                let msg = queued
-                    .entry
-                    .take_msg()
-                    .expect("unclaimed send keeps its message");
-                Err(SendTimeoutError::Timeout(msg))
-            }
-            Some(_) => match queued.take_grant() {
-                (Grant::Done, _) => Ok(()),
-                (Grant::Disconnected, Some(m)) => Err(SendTimeoutError::Disconnected(m)),
-                _ => unreachable!("a plain send is granted Done or Disconnected"),
-            },
+        match SlotGuard::new(self, &slot, Side::Send).wait(deadline, WaitReason::ChanSend) {
+            (Handed::Done, _) => Ok(()),
+            (Handed::Disconnected, Some(m)) => Err(SendTimeoutError::Disconnected(m)),
+            (Handed::Pending, Some(m)) => Err(SendTimeoutError::Timeout(m)),
+            _ => unreachable!("a plain send is taken, disconnected or withdrawn"),
         }
     }
 
     /// Delivers `msg` for a select that chose a send arm: into the reserved
     /// slot (`reserved`), or onto an unbounded channel.
     pub(crate) fn send_selected(&self, msg: T, reserved: bool) -> Result<(), SendError<T>> {
+        let mut wakes = Wakes::new();
         let mut st = self.state.lock();
         if reserved {
             st.reserved -= 1;
         }
         if st.rx_gone {
+            drop(st);
+            wakes.wake();
             return Err(SendError(msg));
         }
-        let (first, second) = match st.give_to_receiver(msg) {
+        match st.give_to_receiver(msg, &mut wakes) {
             // The reserved slot went unused: let a waiting sender have it.
-            Ok(e) => (Some(e), if reserved { st.refill(self.cap) } else { None }),
+            Ok(()) => {
+                if reserved {
+                    st.refill(self.cap, &mut wakes);
+                }
+            }
             Err(m) => {
                 st.buf.push_back(m);
-                st.notify(Side::Recv);
-                (None, None)
+                st.notify(Side::Recv, &mut wakes);
             }
-        };
+        }
         drop(st);
-        publish(first);
-        publish(second);
+        wakes.wake();
         Ok(())
     }
 
     /// Gives back a slot reserved by a select that never sent.
     pub(crate) fn release_reservation(&self) {
+        let mut wakes = Wakes::new();
         let mut st = self.state.lock();
         st.reserved -= 1;
-        let wake = st.refill(self.cap);
+        st.refill(self.cap, &mut wakes);
         drop(st);
-        publish(wake);
+        wakes.wake();
     }
 
     // --------------------------------------------------- plain receive
 
     pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
+        let mut wakes = Wakes::new();
         let mut st = self.state.lock();
-        match st.recv_now(self.cap) {
-            RecvNow::Msg(m, wake) => {
-                drop(st);
-                publish(wake);
-                Ok(m)
-            }
-            RecvNow::Partner(r, e) => {
-                drop(st);
-                e.publish();
-                match self.wait_partner(r) {
-                    Some(m) => Ok(m),
-                    // The partner withdrew: report what is true now.
-                    None => self.try_recv(),
-                }
-            }
+        let now = st.recv_now(self.cap, &mut wakes);
+        drop(st);
+        wakes.wake();
+        match now {
+            RecvNow::Msg(m) => Ok(m),
+            RecvNow::Partner(r) => match self.wait_partner(r) {
+                Some(m) => Ok(m),
+                // The partner withdrew: report what is true now.
+                None => self.try_recv(),
+            },
             RecvNow::Empty => Err(TryRecvError::Empty),
             RecvNow::Disconnected => Err(TryRecvError::Disconnected),
         }
     }
 
     /// Receives, waiting until `deadline` (`None`: no limit).
+    ///
+    /// As for `send`, the common steps are inlined: take a buffered
+    /// message, take the message of a waiting plain sender (the
+    /// rendezvous), or queue and wait when nothing is buffered and no sender
+    /// waits.
+    #[inline]
     pub(crate) fn recv(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+        let mut st = self.state.lock();
+        if let Some(msg) = st.buf.pop_front() {
+            // The common case of a buffered channel: nobody to move into
+            // the freed room, nobody watching.
+            if st.senders.is_empty() && st.watchers.is_empty() {
+                return Ok(msg);
+            }
+            let mut wakes = Wakes::new();
+            st.refill(self.cap, &mut wakes);
+            drop(st);
+            wakes.wake();
+            return Ok(msg);
+        }
+        match st.senders.front() {
+            // A plain sender waits (rendezvous): take its message.
+            Some(Waiting::Plain(_)) => {
+                let Some(Waiting::Plain(s)) = st.senders.pop_front() else {
+                    unreachable!()
+                };
+                // SAFETY: popped under the lock, published within it (C5).
+                let (msg, wake) = unsafe { s.claim() }.take_publish();
+                drop(st);
+                wake.unpark_owned();
+                Ok(msg)
+            }
+            // Nothing at all: wait.
+            None if !st.tx_gone => match self.recv_wait(st, Wakes::new(), deadline) {
+                Waited::Done(r) => r,
+                Waited::Retry => self.recv_slow(self.state.lock(), deadline),
+            },
+            _ => self.recv_slow(st, deadline),
+        }
+    }
+
+    #[inline(never)]
+    fn recv_slow<'a>(
+        &'a self,
+        mut st: SpinGuard<'a, State<T>>,
+        deadline: Option<Instant>,
+    ) -> Result<T, RecvTimeoutError> {
         loop {
-            let mut st = self.state.lock();
-            match st.recv_now(self.cap) {
-                RecvNow::Msg(m, wake) => {
+            let mut wakes = Wakes::new();
+            let partner = match st.recv_now(self.cap, &mut wakes) {
+                RecvNow::Msg(m) => {
                     drop(st);
-                    publish(wake);
+                    wakes.wake();
                     return Ok(m);
                 }
-                RecvNow::Partner(r, e) => {
+                RecvNow::Partner(r) => {
                     drop(st);
-                    e.publish();
-                    match self.wait_partner(r) {
-                        Some(m) => return Ok(m),
-                        None => continue,
-                    }
+                    wakes.wake();
+                    r
                 }
-                RecvNow::Disconnected => return Err(RecvTimeoutError::Disconnected),
-                RecvNow::Empty => {}
+                RecvNow::Disconnected => {
+                    drop(st);
+                    wakes.wake();
+                    return Err(RecvTimeoutError::Disconnected);
+                }
+                RecvNow::Empty => match self.recv_wait(st, wakes, deadline) {
+                    Waited::Done(r) => return r,
+                    Waited::Retry => {
+                        st = self.state.lock();
+                        continue;
+                    }
+                },
+            };
+            // A select's send arm committed to us; it supplies the message.
+            if let Some(m) = self.wait_partner(partner) {
+                return Ok(m);
             }
-            if passed(deadline) {
-                return Err(RecvTimeoutError::Timeout);
-            }
-            let entry = Entry::recv(WaiterRef::Own(Waiter::new()), 0);
-            st.receivers.push_back(entry.clone());
-            st.notify(Side::Send);
-            drop(st);
-
-            let mut queued = Queued::new(self, entry, Some(Side::Recv));
-            let woken = queued
-                .entry
-                .waiter()
-                .wait_until(deadline, WaitReason::ChanRecv);
-            if woken.is_none() {
-                return Err(RecvTimeoutError::Timeout);
-            }
-            match queued.take_grant() {
-                (Grant::Done, Some(m)) => return Ok(m),
-                (Grant::Disconnected, _) => return Err(RecvTimeoutError::Disconnected),
-                (Grant::Retry, _) => continue,
-                _ => unreachable!("a plain receive is granted a message, Disconnected or Retry"),
-            }
+            // It withdrew: start over.
+            st = self.state.lock();
         }
+    }
+
+    /// Nothing to receive: queue a slot and wait.
+    #[inline]
+    fn recv_wait(
+        &self,
+        mut st: SpinGuard<'_, State<T>>,
+        mut wakes: Wakes,
+        deadline: Option<Instant>,
+    ) -> Waited<T> {
+        if passed(deadline) {
+            drop(st);
+            wakes.wake();
+            return Waited::Done(Err(RecvTimeoutError::Timeout));
+        }
+        let slot = Slot::new(None);
+        st.receivers.push_back(Waiting::Plain(SlotRef::new(&slot)));
+        st.notify(Side::Send, &mut wakes);
+        drop(st);
+        wakes.wake();
+
+        let r = match SlotGuard::new(self, &slot, Side::Recv).wait(deadline, WaitReason::ChanRecv) {
+            (Handed::Done, Some(m)) => Ok(m),
+            (Handed::Disconnected, _) => Err(RecvTimeoutError::Disconnected),
+            (Handed::Pending, _) => Err(RecvTimeoutError::Timeout),
+            (Handed::Partner(r), _) => match self.wait_partner(r) {
+                Some(m) => Ok(m),
+                None => return Waited::Retry,
+            },
+            (Handed::Done, None) => unreachable!("a receive handed no message"),
+        };
+        Waited::Done(r)
     }
 
     /// Waits for a select's send arm to fill `r`; `None` if it withdrew.
@@ -507,47 +736,44 @@ impl<T> Chan<T> {
         }
     }
 
+    /// The owner of `slot` gives up waiting: takes it out of its queue.
+    /// Returns false if it was not there any more — then a claimer has
+    /// published it (pop and publication share one critical section, C5).
+    /// Either way, on return nobody else can reach the slot.
+    fn withdraw(&self, side: Side, slot: &Slot<T>) -> bool {
+        let mut st = self.state.lock();
+        let q = st.queue(side);
+        match q.iter().position(|w| w.is_slot(slot)) {
+            Some(i) => {
+                q.remove(i);
+                true
+            }
+            None => {
+                debug_assert!(slot.is_published());
+                false
+            }
+        }
+    }
+
     // ---------------------------------------------------------- select
 
     /// Performs (receive) or reserves (send) the operation if it can proceed
     /// without waiting.
     pub(crate) fn select_now(self: &Arc<Self>, side: Side) -> Option<Token<T>> {
+        let mut wakes = Wakes::new();
         let mut st = self.state.lock();
-        match side {
-            Side::Recv => match st.recv_now(self.cap) {
-                RecvNow::Msg(m, wake) => {
-                    drop(st);
-                    publish(wake);
-                    Some(Token::Msg(m))
-                }
-                RecvNow::Partner(r, e) => {
-                    drop(st);
-                    e.publish();
-                    Some(Token::FromPartner(r))
-                }
+        let token = match side {
+            Side::Recv => match st.recv_now(self.cap, &mut wakes) {
+                RecvNow::Msg(m) => Some(Token::Msg(m)),
+                RecvNow::Partner(r) => Some(Token::FromPartner(r)),
                 RecvNow::Disconnected => Some(Token::RecvDisconnected),
                 RecvNow::Empty => None,
             },
-            Side::Send => {
-                if st.rx_gone {
-                    return Some(Token::SendDisconnected);
-                }
-                while let Some(e) = st.receivers.pop_front() {
-                    if e.try_claim() {
-                        // Stays claimed, unpublished, until the message comes.
-                        return Some(Token::ToPartner(e));
-                    }
-                }
-                match self.cap {
-                    None => Some(Token::Unbounded),
-                    Some(_) if st.has_room(self.cap) => {
-                        st.reserved += 1;
-                        Some(Token::Reserved)
-                    }
-                    Some(_) => None,
-                }
-            }
-        }
+            Side::Send => st.reserve_send(self.cap),
+        };
+        drop(st);
+        wakes.wake();
+        token
     }
 
     /// Is the operation ready (without performing it)?
@@ -568,21 +794,27 @@ impl<T> Chan<T> {
         waiter: &Arc<Waiter>,
         op: usize,
     ) -> (Arc<Entry<T>>, bool) {
+        let mut wakes = Wakes::new();
         let mut st = self.state.lock();
         let entry = match side {
             Side::Recv => Entry::recv(WaiterRef::Shared(waiter.clone()), op),
             Side::Send => Entry::deferred_send(waiter.clone(), op),
         };
-        st.queue(side).push_back(entry.clone());
+        st.queue(side).push_back(Waiting::Select(entry.clone()));
         // A waiting receiver makes sends ready (rendezvous) and vice versa.
-        st.notify(match side {
-            Side::Recv => Side::Send,
-            Side::Send => Side::Recv,
-        });
+        st.notify(
+            match side {
+                Side::Recv => Side::Send,
+                Side::Send => Side::Recv,
+            },
+            &mut wakes,
+        );
         let ready = match side {
             Side::Recv => st.recv_ready(Some(waiter)),
             Side::Send => st.send_ready(self.cap, Some(waiter)),
         };
+        drop(st);
+        wakes.wake();
         (entry, ready)
     }
 
@@ -635,9 +867,99 @@ impl<T> Chan<T> {
     fn remove(&self, side: Side, entry: &Arc<Entry<T>>) {
         let mut st = self.state.lock();
         let q = st.queue(side);
-        if let Some(i) = q.iter().position(|e| Arc::ptr_eq(e, entry)) {
+        if let Some(i) = q.iter().position(|w| w.is_entry(entry)) {
             q.remove(i);
         }
+    }
+}
+
+impl<T> State<T> {
+    /// A select's send arm: commits to a waiting receiver or reserves room.
+    fn reserve_send(&mut self, cap: Option<usize>) -> Option<Token<T>> {
+        if self.rx_gone {
+            return Some(Token::SendDisconnected);
+        }
+        while let Some(w) = self.receivers.pop_front() {
+            match w {
+                Waiting::Plain(s) => {
+                    // The message comes after the select returns, which
+                    // cannot happen within this critical section: move the
+                    // receiver onto a heap entry (entry.rs).
+                    // SAFETY: popped under the lock, published within it (C5).
+                    return Some(Token::ToPartner(unsafe { s.claim() }.partner_publish()));
+                }
+                Waiting::Select(e) => {
+                    if e.try_claim() {
+                        // Stays claimed, unpublished, until the message comes.
+                        return Some(Token::ToPartner(e));
+                    }
+                }
+            }
+        }
+        match cap {
+            None => Some(Token::Unbounded),
+            Some(_) if self.has_room(cap) => {
+                self.reserved += 1;
+                Some(Token::Reserved)
+            }
+            Some(_) => None,
+        }
+    }
+}
+
+/// The owner's side of a plain operation waiting in a [`Slot`] on its stack:
+/// waits, and on every way out — published, withdrawn at the deadline, or
+/// unwound while parked (runtime shutdown) — leaves nobody else referring to
+/// the slot (C5) before the frame that holds it ends.
+struct SlotGuard<'a, T> {
+    chan: &'a Chan<T>,
+    slot: &'a Slot<T>,
+    side: Side,
+}
+
+impl<'a, T> SlotGuard<'a, T> {
+    fn new(chan: &'a Chan<T>, slot: &'a Slot<T>, side: Side) -> Self {
+        SlotGuard { chan, slot, side }
+    }
+
+    /// Waits until a claimer publishes the slot or `deadline` passes;
+    /// returns what it was handed and the message it holds
+    /// (`Handed::Pending` with a send's own message: timed out). Without a
+    /// deadline, no clock is read.
+    #[inline]
+    fn wait(self, deadline: Option<Instant>, reason: WaitReason) -> (Handed<T>, Option<T>) {
+        while !self.slot.is_published() {
+            match deadline {
+                None => park::park(reason),
+                Some(d) => {
+                    if park::park_until(d, reason) && self.chan.withdraw(self.side, self.slot) {
+                        break;
+                    }
+                }
+            }
+        }
+        let slot = self.slot;
+        std::mem::forget(self);
+        // SAFETY: we are the owner, and the slot was published or withdrawn
+        // (removed from its queue under the lock): nobody else can reach it.
+        unsafe { slot.take() }
+    }
+}
+
+impl<T> Drop for SlotGuard<'_, T> {
+    /// Only reached when `wait` did not return: the owner is unwound while
+    /// parked (shutdown cancels its green thread) or `park` panicked.
+    fn drop(&mut self) {
+        if !self.slot.is_published() {
+            self.chan.withdraw(self.side, self.slot);
+        }
+        // SAFETY: as in `wait`.
+        let (handed, msg) = unsafe { self.slot.take() };
+        if let Handed::Partner(r) = handed {
+            // A select's send arm will fill `r`; tell it we are gone.
+            drop(r.abandon());
+        }
+        drop(msg); // C4: a message handed to a thread that is gone
     }
 }
 

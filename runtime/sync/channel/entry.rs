@@ -1,13 +1,36 @@
-//! `Entry`: one waiting operation in a channel's queue, and the packet
-//! through which it receives what a waker hands over.
+//! What waits in a channel's queues: plain operations in a [`Slot`] on their
+//! owner's stack, a select's operations in a shared [`Entry`].
 //!
-//! A blocked `send`/`recv` puts one entry in one queue; a blocked `select`
-//! puts one entry per operation, all sharing one [`Waiter`]. The waker that
-//! claims the waiter (see `waiter.rs`) writes into the claimed entry's
-//! packet — the message itself for a receiver (a direct hand-off: the woken
-//! receiver never goes back through the channel lock), or a *grant* for a
-//! select's send arm, whose message only exists once the select returns —
-//! and then publishes.
+//! **Plain `send`/`recv`** (no select) are the hot path — a rendezvous
+//! ping-pong is nothing else — so they cost no allocation. The waiting
+//! operation is a `Slot` in the owner's stack frame, and the queue holds a
+//! raw pointer to it. That is sound because of one rule (C5 in `chan.rs`):
+//! *others touch a slot only under the channel lock, and a slot is claimed,
+//! written and published within one critical section.* The owner leaves in
+//! one of two ways: it was published (then nobody refers to the slot any
+//! more: the claimer popped it, C2, and moved the unparker out before the
+//! publishing store, see `waiter.rs`), or it withdraws — aborts its waiter,
+//! then takes the channel lock and removes the pointer if it is still
+//! queued. After that lock, nobody else can know the slot. [`SlotGuard`]
+//! does this on every exit, including a green thread unwound at shutdown
+//! while parked: a slot never has a claimed-but-unpublished state that the
+//! owner would have to outwait, so no "abandoned" hand-over exists for it.
+//! Popping the slot under the channel lock already gives the claimer
+//! exclusive access to its cells, so the slot needs no lock of its own.
+//!
+//! The one claim that cannot complete in a critical section is a select's
+//! send arm taking a waiting plain receiver (its message is only evaluated
+//! after the select returns). It publishes the slot at once with
+//! [`Handed::Partner`]: a heap [`Entry`] to which it moves the receiver's
+//! unparker, and which it fills later; the receiver waits on that entry like
+//! any partner receive.
+//!
+//! **A select** puts one `Entry` per operation in the queues, all sharing
+//! one [`Waiter`]. The waker that claims the waiter writes into the claimed
+//! entry's packet — the message itself for a receiver (a direct hand-off:
+//! the woken receiver never goes back through the channel lock), or a
+//! *grant* for a select's send arm, whose message only exists once the
+//! select returns — and then publishes.
 //!
 //! Entries are reference counted: a claimer may still hold one after the
 //! owner has gone (a green thread unwound at shutdown), which is harmless.
@@ -17,14 +40,19 @@
 //! message or a reservation is never silently lost, and nobody waits for a
 //! party that is gone.
 
+use std::cell::UnsafeCell;
+use std::mem::ManuallyDrop;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
 
+use crate::park::Unparker;
 use crate::sync::waiter::Waiter;
 
-/// The waiter an entry belongs to: its own (plain send/recv), or one shared
-/// by every operation of a select.
+/// The waiter an entry belongs to: its own (a partner receive), or one
+/// shared by every operation of a select.
 pub(crate) enum WaiterRef {
     Own(Waiter),
     Shared(Arc<Waiter>),
@@ -54,7 +82,8 @@ struct Packet<T> {
     abandoned: bool,
 }
 
-/// One waiting send or receive.
+/// One operation of a select, or a partner receive (a receive that a
+/// select's send arm committed to).
 pub(crate) struct Entry<T> {
     waiter: WaiterRef,
     /// Index of this operation within its select (0 for plain operations).
@@ -65,13 +94,13 @@ pub(crate) struct Entry<T> {
 }
 
 impl<T> Entry<T> {
-    fn with(waiter: WaiterRef, op: usize, deferred: bool, msg: Option<T>) -> Arc<Self> {
+    fn with(waiter: WaiterRef, op: usize, deferred: bool) -> Arc<Self> {
         Arc::new(Entry {
             waiter,
             op,
             deferred,
             packet: Mutex::new(Packet {
-                msg,
+                msg: None,
                 grant: Grant::Pending,
                 abandoned: false,
             }),
@@ -80,23 +109,24 @@ impl<T> Entry<T> {
 
     /// A waiting receive.
     pub(crate) fn recv(waiter: WaiterRef, op: usize) -> Arc<Self> {
-        Self::with(waiter, op, false, None)
-    }
-
-    /// A waiting plain send holding its message.
-    pub(crate) fn send(waiter: WaiterRef, msg: T) -> Arc<Self> {
-        Self::with(waiter, 0, false, Some(msg))
+        Self::with(waiter, op, false)
     }
 
     /// A select's send arm (message supplied after selection).
     pub(crate) fn deferred_send(waiter: Arc<Waiter>, op: usize) -> Arc<Self> {
-        Self::with(WaiterRef::Shared(waiter), op, true, None)
+        Self::with(WaiterRef::Shared(waiter), op, true)
     }
 
     /// A receive that is already claimed and waits for one known partner
     /// (a select's send arm) to hand it the message.
     pub(crate) fn partner_recv() -> Arc<Self> {
-        Self::recv(WaiterRef::Own(Waiter::new_claimed(0)), 0)
+        Self::partner_recv_for(Unparker::current())
+    }
+
+    /// Like [`partner_recv`](Self::partner_recv), for the owner `unparker`
+    /// wakes (a plain receiver a select's send arm committed to).
+    pub(crate) fn partner_recv_for(unparker: Unparker) -> Arc<Self> {
+        Self::recv(WaiterRef::Own(Waiter::new_claimed(0, unparker)), 0)
     }
 
     #[inline]
@@ -134,6 +164,12 @@ impl<T> Entry<T> {
         self.waiter().publish();
     }
 
+    /// Publishes under the channel lock; wake the result after unlocking.
+    #[inline]
+    pub(crate) fn publish_deferring_wake(&self) -> Unparker {
+        self.waiter().publish_deferring_wake()
+    }
+
     /// Hands `msg` to this claimed receive. Gives it back if the owner
     /// abandoned the wait.
     pub(crate) fn fill(&self, msg: T) -> Result<(), T> {
@@ -157,16 +193,6 @@ impl<T> Entry<T> {
         Ok(())
     }
 
-    /// Takes the message of this claimed plain send (marking it sent). The
-    /// message is taken even if the sender abandoned: it was already sent.
-    pub(crate) fn take_sent(&self) -> T {
-        let mut p = self.packet.lock();
-        p.grant = Grant::Done;
-        p.msg
-            .take()
-            .expect("a waiting plain send holds its message")
-    }
-
     /// Sends a claimed partner receive back to the start (its select
     /// partner withdrew), and lets it run.
     pub(crate) fn retry(&self) {
@@ -179,11 +205,6 @@ impl<T> Entry<T> {
         let mut p = self.packet.lock();
         let g = std::mem::replace(&mut p.grant, Grant::Taken);
         (g, p.msg.take())
-    }
-
-    /// The owner's message back, once nobody can claim the entry any more.
-    pub(crate) fn take_msg(&self) -> Option<T> {
-        self.packet.lock().msg.take()
     }
 
     /// The owner gives up a claimed entry without consuming it. Returns a
@@ -201,6 +222,246 @@ impl<T> Entry<T> {
                 let g = std::mem::replace(&mut p.grant, Grant::Taken);
                 Some((g, p.msg.take()))
             }
+        }
+    }
+}
+
+// ================================================================ plain ops
+
+/// What a claimer handed to a plain [`Slot`].
+pub(crate) enum Handed<T> {
+    /// Nothing (the slot is waiting, or was withdrawn).
+    Pending,
+    /// Receive: the slot holds the message. Send: the message was taken.
+    Done,
+    /// The other side of the channel is gone (a send keeps its message).
+    Disconnected,
+    /// Receive: a select's send arm committed to this receiver and will fill
+    /// this claimed entry (which wakes the same owner) later.
+    Partner(Arc<Entry<T>>),
+}
+
+/// A plain send or receive waiting on its owner's stack (module docs).
+///
+/// Unlike a select's [`Waiter`], a slot needs no claim CAS: it has one
+/// owner and sits in one queue, and every change of its state happens
+/// under that channel's lock — a claimer pops and publishes it in one
+/// critical section, and an owner that gives up removes it in one. A slot
+/// in a queue is therefore always still waiting.
+pub(crate) struct Slot<T> {
+    published: AtomicBool,
+    /// Present until published; then moved out by the publisher.
+    unparker: UnsafeCell<ManuallyDrop<Unparker>>,
+    /// Send: the message, until a claimer takes it. Receive: where a
+    /// claimer puts the message.
+    msg: UnsafeCell<Option<T>>,
+    handed: UnsafeCell<Handed<T>>,
+}
+
+impl<T> Slot<T> {
+    /// A slot for the calling G (or OS thread); `msg` for a send.
+    #[inline]
+    pub(crate) fn new(msg: Option<T>) -> Self {
+        Slot {
+            published: AtomicBool::new(false),
+            unparker: UnsafeCell::new(ManuallyDrop::new(Unparker::current())),
+            msg: UnsafeCell::new(msg),
+            handed: UnsafeCell::new(Handed::Pending),
+        }
+    }
+
+    /// True once a claimer published it; then the owner may read it.
+    #[inline]
+    pub(crate) fn is_published(&self) -> bool {
+        self.published.load(Ordering::Acquire)
+    }
+
+    /// The owner, once nobody else can reach the slot: what was handed
+    /// over, and the message (a receive's, or a send's own message if
+    /// nobody took it).
+    ///
+    /// # Safety
+    /// Only the owner may call this, and only after it saw the slot
+    /// published, or removed it from its queue under the channel lock.
+    #[inline]
+    pub(crate) unsafe fn take(&self) -> (Handed<T>, Option<T>) {
+        // SAFETY: per the contract, the owner has exclusive access to the
+        // cells; publication (Release/Acquire), or the lock, made the
+        // claimer's writes visible.
+        unsafe {
+            (
+                std::mem::replace(&mut *self.handed.get(), Handed::Pending),
+                (*self.msg.get()).take(),
+            )
+        }
+    }
+
+    /// Records what is handed over (into a still-`Pending` cell, so there
+    /// is nothing to drop).
+    ///
+    /// # Safety
+    /// As for [`publish`](Self::publish), before publishing.
+    #[inline]
+    unsafe fn hand(&self, handed: Handed<T>) {
+        // SAFETY: per the contract we have exclusive access to the cell.
+        unsafe {
+            debug_assert!(matches!(*self.handed.get(), Handed::Pending));
+            self.handed.get().write(handed);
+        }
+    }
+
+    /// Publishes, handing the unparker to the caller to wake the owner
+    /// once the lock is released. Nothing may touch the slot after this.
+    ///
+    /// # Safety
+    /// The caller holds the channel lock and has just popped the slot from
+    /// its queue (so it is the one claimer, C5).
+    #[inline]
+    unsafe fn publish(&self) -> Unparker {
+        // SAFETY: per the contract, nobody else touches the unparker; it is
+        // still present because the slot was never published before.
+        let unparker = unsafe { ManuallyDrop::take(&mut *self.unparker.get()) };
+        self.published.store(true, Ordering::Release);
+        unparker
+    }
+}
+
+impl<T> Drop for Slot<T> {
+    fn drop(&mut self) {
+        if !*self.published.get_mut() {
+            // SAFETY: never published, so the unparker was never moved out;
+            // `&mut self` gives exclusive access, and it is dropped once.
+            unsafe { ManuallyDrop::drop(self.unparker.get_mut()) }
+        }
+    }
+}
+
+/// A queue's pointer to a [`Slot`] on some owner's stack.
+pub(crate) struct SlotRef<T>(NonNull<Slot<T>>);
+
+// SAFETY: a `SlotRef` is dereferenced only by a holder of the lock of the
+// channel whose queue held it (C5), while the slot is alive (its owner
+// removes it under that lock before leaving). Through it a message `T`
+// moves between threads; the rest is atomics and an `Unparker` (`Send`).
+// Hence `T: Send` suffices, as for `Arc<Entry<T>>`.
+unsafe impl<T: Send> Send for SlotRef<T> {}
+
+impl<T> SlotRef<T> {
+    pub(crate) fn new(slot: &Slot<T>) -> Self {
+        SlotRef(NonNull::from(slot))
+    }
+
+    fn is(&self, slot: &Slot<T>) -> bool {
+        std::ptr::eq(self.0.as_ptr(), slot)
+    }
+
+    /// Claims the slot: the caller becomes the one party that writes and
+    /// publishes it.
+    ///
+    /// # Safety
+    /// The caller holds the lock of the channel whose queue held `self` when
+    /// the lock was taken, has taken `self` out of that queue, and consumes
+    /// the returned handle (with one of the `*_publish` calls) before it
+    /// releases the lock (C5).
+    #[inline]
+    pub(crate) unsafe fn claim<'a>(&self) -> Claimed<'a, T> {
+        // SAFETY: per the contract the slot is alive (its owner cannot have
+        // removed it and left: that needs the lock we hold), and nobody else
+        // can claim it; the lifetime ends with our critical section.
+        Claimed(unsafe { &*self.0.as_ptr() })
+    }
+}
+
+/// A waiting operation in a channel's queue.
+pub(crate) enum Waiting<T> {
+    /// A plain send or receive (on its owner's stack); always still waiting.
+    Plain(SlotRef<T>),
+    /// One operation of a select.
+    Select(Arc<Entry<T>>),
+}
+
+impl<T> Waiting<T> {
+    /// Still waiting (not claimed, not withdrawn)? `me`: a select's own
+    /// entries do not count (a select never pairs with itself).
+    pub(crate) fn is_live_for(&self, me: Option<&Arc<Waiter>>) -> bool {
+        match self {
+            Waiting::Plain(_) => true,
+            Waiting::Select(e) => match me {
+                Some(me) => e.is_live_for(me),
+                None => e.waiter().is_waiting(),
+            },
+        }
+    }
+
+    /// Is this the queue item of `slot`?
+    pub(crate) fn is_slot(&self, slot: &Slot<T>) -> bool {
+        matches!(self, Waiting::Plain(s) if s.is(slot))
+    }
+
+    /// Is this the queue item of `entry`?
+    pub(crate) fn is_entry(&self, entry: &Arc<Entry<T>>) -> bool {
+        matches!(self, Waiting::Select(e) if Arc::ptr_eq(e, entry))
+    }
+}
+
+/// A plain slot taken out of its queue, under the lock; must be published
+/// before the lock is released (C5).
+#[must_use = "a claimed slot must be published within the critical section"]
+pub(crate) struct Claimed<'a, T>(&'a Slot<T>);
+
+impl<T> Claimed<'_, T> {
+    /// Hands `msg` to this receive and publishes it; the returned unparker
+    /// wakes the owner (after unlocking).
+    #[inline]
+    pub(crate) fn fill_publish(self, msg: T) -> Unparker {
+        // SAFETY: we are the one claimer, under the lock (see `claim`), and
+        // the owner does not touch the cells until publication.
+        unsafe {
+            *self.0.msg.get() = Some(msg);
+            self.0.hand(Handed::Done);
+            self.0.publish()
+        }
+    }
+
+    /// Takes the message of this send and publishes it.
+    #[inline]
+    pub(crate) fn take_publish(self) -> (T, Unparker) {
+        // SAFETY: as in `fill_publish`.
+        unsafe {
+            self.0.hand(Handed::Done);
+            let msg = (*self.0.msg.get())
+                .take()
+                .expect("a waiting plain send holds its message");
+            (msg, self.0.publish())
+        }
+    }
+
+    /// Tells this operation that the other side is gone.
+    #[inline]
+    pub(crate) fn disconnect_publish(self) -> Unparker {
+        // SAFETY: as in `fill_publish`.
+        unsafe {
+            self.0.hand(Handed::Disconnected);
+            self.0.publish()
+        }
+    }
+
+    /// A select's send arm commits to this receive: publishes it with a
+    /// partner entry that wakes the same owner, without waking it now (it
+    /// wakes when the partner entry is filled or retried). Returns that
+    /// entry, claimed and unpublished.
+    pub(crate) fn partner_publish(self) -> Arc<Entry<T>> {
+        // SAFETY: as in `fill_publish`; the unparker is present until we
+        // publish.
+        unsafe {
+            let unparker = Unparker::clone(&*self.0.unparker.get());
+            let entry = Entry::partner_recv_for(unparker);
+            self.0.hand(Handed::Partner(entry.clone()));
+            // Not the last reference to the owner (the entry holds a
+            // clone), so dropping it here, under the lock, runs no
+            // destructor of user data.
+            drop(self.0.publish());
+            entry
         }
     }
 }
