@@ -91,8 +91,9 @@ fn ready_owned(g: GRef) {
         // M holds an `Arc<Scheduler>` for its whole loop; a thread unwinding
         // a G holds that G, hence its scheduler), and the context stays
         // installed for this whole call, which cannot switch. So `sched` is
-        // valid after `g` moves into the queue.
-        unsafe { (*sched).ready(g) }
+        // valid after `g` moves into the queue, and the context's P (null
+        // or the one this M holds) is this thread's P of that runtime.
+        unsafe { (*sched).ready_on(g, (*ctx).p.get()) }
     } else {
         let sched = g.sched.clone();
         sched.ready(g);

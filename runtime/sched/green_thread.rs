@@ -225,10 +225,14 @@ impl GreenThread {
     /// Parks the running G until `wake` (or a leftover permit). Must be called
     /// by the G itself.
     pub(crate) fn park(&self, reason: WaitReason) {
-        if self
-            .state
-            .compare_exchange(NOTIFIED, RUNNING, Ordering::Acquire, Ordering::Relaxed)
-            .is_ok()
+        // A leftover permit is rare: test for it with a plain load before
+        // paying for a CAS. A wake that lands after the load is not lost —
+        // it makes `commit_park` fail and the G resume at once.
+        if self.state.load(Ordering::Relaxed) == NOTIFIED
+            && self
+                .state
+                .compare_exchange(NOTIFIED, RUNNING, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
         {
             return;
         }

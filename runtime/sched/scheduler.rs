@@ -145,18 +145,31 @@ impl Scheduler {
     /// Makes a woken or new G runnable: into the current P's `runnext` when
     /// this thread is one of our Ms holding a P, else the global queue.
     pub(crate) fn ready(&self, g: GRef) {
+        // SAFETY: `local_p` returns this thread's own P (or null), valid
+        // while we run here without switching.
+        unsafe { self.ready_on(g, local_p(self)) }
+    }
+
+    /// [`ready`](Self::ready) for a caller that already looked up this
+    /// thread's P of this runtime (`p`, or null when it holds none): saves
+    /// the second thread-local lookup on the wake path of every sync
+    /// primitive.
+    ///
+    /// # Safety
+    /// `p` is null or the P held by the calling thread, an M of this
+    /// scheduler, which does not switch during the call.
+    #[inline]
+    pub(crate) unsafe fn ready_on(&self, g: GRef, p: *const super::processor::Processor) {
         if self.is_shutdown() {
             // Dropping a never-run G settles its join slot; a started one is
             // still in the registry and is unwound by `shutdown`.
             drop(g);
             return;
         }
-        let p = local_p(self);
         if p.is_null() {
             self.global.push(g);
         } else {
-            // SAFETY: `local_p` returned this thread's own P, valid while we
-            // run here without switching.
+            // SAFETY: per the contract, `p` is this thread's own P.
             unsafe { (*p).push_next(g) };
         }
         self.wakep();

@@ -124,7 +124,11 @@ impl Wakes {
         if let Some(u) = self.first {
             u.unpark_owned();
         }
-        if !self.more.is_empty() {
+        if self.more.capacity() == 0 {
+            // Never allocated: nothing to free, and forgetting it keeps the
+            // out-of-line `Vec` destructor off the hot path.
+            std::mem::forget(self.more);
+        } else {
             wake_more(self.more);
         }
     }
