@@ -95,8 +95,10 @@ fn ready_owned(g: GRef) {
         // or the one this M holds) is this thread's P of that runtime.
         unsafe { (*sched).ready_on(g, (*ctx).p.get()) }
     } else {
+        // Not an M of g's runtime, so there is no local P to use.
         let sched = g.sched.clone();
-        sched.ready(g);
+        // SAFETY: a null P is always allowed.
+        unsafe { sched.ready_on(g, std::ptr::null()) }
     }
 }
 

@@ -407,33 +407,40 @@ impl<T> Chan<T> {
 
     /// The last sender is gone: waiting receivers fail (after draining).
     pub(crate) fn drop_sender(&self) {
-        if self.senders.fetch_sub(1, Ordering::AcqRel) != 1 {
-            return;
+        if self.senders.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.close(Side::Send);
         }
-        let mut wakes = Wakes::new();
-        let mut st = self.state.lock();
-        st.tx_gone = true;
-        st.notify(Side::Recv, &mut wakes);
-        let waiting = std::mem::take(&mut st.receivers);
-        State::disconnect(&waiting, &mut wakes);
-        drop(st);
-        drop(waiting);
-        wakes.wake();
     }
 
     /// The last receiver is gone: buffered messages are dropped and waiting
     /// senders fail, getting their messages back.
     pub(crate) fn drop_receiver(&self) {
-        if self.receivers.fetch_sub(1, Ordering::AcqRel) != 1 {
-            return;
+        if self.receivers.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.close(Side::Recv);
         }
+    }
+
+    /// Every handle of side `gone` is dropped: mark it, wake the other
+    /// side's watchers, and fail the operations waiting on the other side.
+    /// With the receivers gone, buffered messages are dropped too.
+    fn close(&self, gone: Side) {
+        let other = match gone {
+            Side::Send => Side::Recv,
+            Side::Recv => Side::Send,
+        };
         let mut wakes = Wakes::new();
         let mut st = self.state.lock();
-        st.rx_gone = true;
-        st.notify(Side::Send, &mut wakes);
-        let waiting = std::mem::take(&mut st.senders);
+        match gone {
+            Side::Send => st.tx_gone = true,
+            Side::Recv => st.rx_gone = true,
+        }
+        st.notify(other, &mut wakes);
+        let waiting = std::mem::take(st.queue(other));
         State::disconnect(&waiting, &mut wakes);
-        let buffered = std::mem::take(&mut st.buf);
+        let buffered = match gone {
+            Side::Recv => std::mem::take(&mut st.buf),
+            Side::Send => VecDeque::new(),
+        };
         drop(st);
         drop(waiting);
         wakes.wake();
