@@ -90,6 +90,9 @@ macro_rules! spawn {
 
 /// Lets other green threads on this P run; the caller goes to the back of the
 /// local run queue. On a plain OS thread: `std::thread::yield_now`.
+// Inlined so the G switches in the caller's frame (sched/green_thread.rs,
+// "Where a G switches").
+#[inline(always)]
 pub fn yield_now() {
     match context::current_g_ptr() {
         None => std::thread::yield_now(),

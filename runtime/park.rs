@@ -103,6 +103,10 @@ fn ready_owned(g: GRef) {
 }
 
 /// Parks the current G (or OS thread) until unparked. May return spuriously.
+///
+/// Inlined into the waiting frame: see "Where a G switches" in
+/// `sched/green_thread.rs`.
+#[inline(always)]
 pub(crate) fn park(reason: WaitReason) {
     match context::current_g_ptr() {
         None => std::thread::park(),

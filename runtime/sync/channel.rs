@@ -95,6 +95,20 @@ fn deadline_after(timeout: Duration) -> Option<Instant> {
     Instant::now().checked_add(timeout)
 }
 
+/// A receive on `never()`: sleeps until `deadline`, or forever.
+#[inline(never)]
+fn never_recv<T>(deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+    match deadline {
+        Some(d) => {
+            crate::time::sleep_until(d);
+            Err(RecvTimeoutError::Timeout)
+        }
+        None => loop {
+            crate::time::sleep(Duration::from_secs(86_400));
+        },
+    }
+}
+
 // ==================================================================== Sender
 
 /// The sending half of a channel. Clone it for more producers; the channel
@@ -117,6 +131,7 @@ impl<T> Sender<T> {
     /// channel is full. On a rendezvous channel it returns once a receiver
     /// has the message. Fails, handing the message back, if every receiver
     /// is gone (also while waiting).
+    #[inline(always)]
     pub fn send(&self, msg: T) -> Result<(), SendError<T>> {
         self.chan.send(msg, None).map_err(|e| match e {
             SendTimeoutError::Disconnected(m) | SendTimeoutError::Timeout(m) => SendError(m),
@@ -125,12 +140,12 @@ impl<T> Sender<T> {
 
     /// Like [`send`](Self::send), giving up after `timeout`.
     pub fn send_timeout(&self, msg: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
-        self.chan.send(msg, deadline_after(timeout))
+        self.chan.send_timed(msg, deadline_after(timeout))
     }
 
     /// Like [`send`](Self::send), giving up at `deadline`.
     pub fn send_deadline(&self, msg: T, deadline: Instant) -> Result<(), SendTimeoutError<T>> {
-        self.chan.send(msg, Some(deadline))
+        self.chan.send_timed(msg, Some(deadline))
     }
 
     /// True if no message is buffered (always true for a rendezvous channel).
@@ -230,8 +245,12 @@ impl<T> Receiver<T> {
     /// Receives, parking the green thread (or blocking the OS thread) until
     /// a message arrives. Fails once the channel is empty and every sender
     /// is gone.
+    #[inline(always)]
     pub fn recv(&self) -> Result<T, RecvError> {
-        self.recv_until(None).map_err(|_| RecvError)
+        match &self.flavor {
+            Flavor::Chan(c) => c.recv(None).map_err(|_| RecvError),
+            Flavor::Never(_) => never_recv(None).map_err(|_| RecvError),
+        }
     }
 
     /// Like [`recv`](Self::recv), giving up after `timeout`.
@@ -246,16 +265,8 @@ impl<T> Receiver<T> {
 
     fn recv_until(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
         match &self.flavor {
-            Flavor::Chan(c) => c.recv(deadline),
-            Flavor::Never(_) => match deadline {
-                Some(d) => {
-                    crate::time::sleep_until(d);
-                    Err(RecvTimeoutError::Timeout)
-                }
-                None => loop {
-                    crate::time::sleep(Duration::from_secs(86_400));
-                },
-            },
+            Flavor::Chan(c) => c.recv_timed(deadline),
+            Flavor::Never(_) => never_recv(deadline),
         }
     }
 
@@ -364,6 +375,7 @@ impl<T> FusedIterator for Iter<'_, T> {}
 impl<T> Iterator for Iter<'_, T> {
     type Item = T;
 
+    #[inline]
     fn next(&mut self) -> Option<T> {
         self.receiver.recv().ok()
     }
@@ -404,6 +416,7 @@ impl<T> FusedIterator for IntoIter<T> {}
 impl<T> Iterator for IntoIter<T> {
     type Item = T;
 
+    #[inline]
     fn next(&mut self) -> Option<T> {
         self.receiver.recv().ok()
     }

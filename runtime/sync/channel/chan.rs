@@ -470,7 +470,7 @@ impl<T> Chan<T> {
     /// receiver (the rendezvous), or queue and wait when there is neither
     /// a receiver nor room. Selects, dead entries and disconnection go
     /// through `send_slow`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn send(
         &self,
         msg: T,
@@ -511,6 +511,17 @@ impl<T> Chan<T> {
         self.send_slow(st, msg, deadline)
     }
 
+    /// `send` with a deadline: the same steps, kept out of line (timed
+    /// waits are not latency-critical, and this keeps callers small).
+    #[inline(never)]
+    pub(crate) fn send_timed(
+        &self,
+        msg: T,
+        deadline: Option<Instant>,
+    ) -> Result<(), SendTimeoutError<T>> {
+        self.send(msg, deadline)
+    }
+
     #[inline(never)]
     fn send_slow<'a>(
         &'a self,
@@ -535,26 +546,54 @@ impl<T> Chan<T> {
     }
 
     /// No room and no receiver: queue a slot for `msg` and wait.
-    #[inline]
+    ///
+    /// Always inlined, and so is the park inside `SlotGuard::wait`: the G
+    /// then switches out in the frame of the user's `send`, and returns
+    /// into it when woken (see "Where a G switches" in `green_thread.rs`).
+    /// Queueing before and sorting out the outcome after are out of line.
+    #[inline(always)]
     fn send_wait(
+        &self,
+        st: SpinGuard<'_, State<T>>,
+        wakes: Wakes,
+        msg: T,
+        deadline: Option<Instant>,
+    ) -> Result<(), SendTimeoutError<T>> {
+        let mut space = None;
+        let slot = match self.send_queue(st, wakes, msg, deadline, &mut space) {
+            Ok(slot) => slot,
+            Err(msg) => return Err(SendTimeoutError::Timeout(msg)),
+        };
+        let handed = SlotGuard::new(self, slot, Side::Send).wait(deadline, WaitReason::ChanSend);
+        Self::send_waited(handed)
+    }
+
+    /// Queues a slot for `msg` in `space` (`Err(msg)`: the deadline has
+    /// passed already) and wakes whoever the queueing concerns.
+    #[inline(never)]
+    fn send_queue<'s>(
         &self,
         mut st: SpinGuard<'_, State<T>>,
         mut wakes: Wakes,
         msg: T,
         deadline: Option<Instant>,
-    ) -> Result<(), SendTimeoutError<T>> {
+        space: &'s mut Option<Slot<T>>,
+    ) -> Result<&'s Slot<T>, T> {
         if passed(deadline) {
             drop(st);
             wakes.wake();
-            return Err(SendTimeoutError::Timeout(msg));
+            return Err(msg);
         }
-        let slot = Slot::new(Some(msg));
-        st.senders.push_back(Waiting::Plain(SlotRef::new(&slot)));
+        let slot = space.insert(Slot::new(Some(msg)));
+        st.senders.push_back(Waiting::Plain(SlotRef::new(slot)));
         st.notify(Side::Recv, &mut wakes);
         drop(st);
         wakes.wake();
+        Ok(slot)
+    }
 
-        match SlotGuard::new(self, &slot, Side::Send).wait(deadline, WaitReason::ChanSend) {
+    fn send_waited(handed: (Handed<T>, Option<T>)) -> Result<(), SendTimeoutError<T>> {
+        match handed {
             (Handed::Done, _) => Ok(()),
             (Handed::Disconnected, Some(m)) => Err(SendTimeoutError::Disconnected(m)),
             (Handed::Pending, Some(m)) => Err(SendTimeoutError::Timeout(m)),
@@ -628,7 +667,7 @@ impl<T> Chan<T> {
     /// message, take the message of a waiting plain sender (the
     /// rendezvous), or queue and wait when nothing is buffered and no sender
     /// waits.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn recv(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
         let mut st = self.state.lock();
         if let Some(msg) = st.buf.pop_front() {
@@ -662,6 +701,12 @@ impl<T> Chan<T> {
             },
             _ => self.recv_slow(st, deadline),
         }
+    }
+
+    /// `recv` with a deadline, out of line (see `send_timed`).
+    #[inline(never)]
+    pub(crate) fn recv_timed(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+        self.recv(deadline)
     }
 
     #[inline(never)]
@@ -705,26 +750,48 @@ impl<T> Chan<T> {
         }
     }
 
-    /// Nothing to receive: queue a slot and wait.
-    #[inline]
+    /// Nothing to receive: queue a slot and wait. Inlined like
+    /// [`send_wait`](Self::send_wait), for the same reason.
+    #[inline(always)]
     fn recv_wait(
+        &self,
+        st: SpinGuard<'_, State<T>>,
+        wakes: Wakes,
+        deadline: Option<Instant>,
+    ) -> Waited<T> {
+        let mut space = None;
+        let Some(slot) = self.recv_queue(st, wakes, deadline, &mut space) else {
+            return Waited::Done(Err(RecvTimeoutError::Timeout));
+        };
+        let handed = SlotGuard::new(self, slot, Side::Recv).wait(deadline, WaitReason::ChanRecv);
+        self.recv_waited(handed)
+    }
+
+    /// Queues a slot for this receive in `space` (`None`: the deadline has
+    /// passed already) and wakes whoever the queueing concerns.
+    #[inline(never)]
+    fn recv_queue<'s>(
         &self,
         mut st: SpinGuard<'_, State<T>>,
         mut wakes: Wakes,
         deadline: Option<Instant>,
-    ) -> Waited<T> {
+        space: &'s mut Option<Slot<T>>,
+    ) -> Option<&'s Slot<T>> {
         if passed(deadline) {
             drop(st);
             wakes.wake();
-            return Waited::Done(Err(RecvTimeoutError::Timeout));
+            return None;
         }
-        let slot = Slot::new(None);
-        st.receivers.push_back(Waiting::Plain(SlotRef::new(&slot)));
+        let slot = space.insert(Slot::new(None));
+        st.receivers.push_back(Waiting::Plain(SlotRef::new(slot)));
         st.notify(Side::Send, &mut wakes);
         drop(st);
         wakes.wake();
+        Some(slot)
+    }
 
-        let r = match SlotGuard::new(self, &slot, Side::Recv).wait(deadline, WaitReason::ChanRecv) {
+    fn recv_waited(&self, handed: (Handed<T>, Option<T>)) -> Waited<T> {
+        let r = match handed {
             (Handed::Done, Some(m)) => Ok(m),
             (Handed::Disconnected, _) => Err(RecvTimeoutError::Disconnected),
             (Handed::Pending, _) => Err(RecvTimeoutError::Timeout),
@@ -937,7 +1004,7 @@ impl<'a, T> SlotGuard<'a, T> {
     /// returns what it was handed and the message it holds
     /// (`Handed::Pending` with a send's own message: timed out). Without a
     /// deadline, no clock is read.
-    #[inline]
+    #[inline(always)]
     fn wait(self, deadline: Option<Instant>, reason: WaitReason) -> (Handed<T>, Option<T>) {
         while !self.slot.is_published() {
             match deadline {

@@ -61,7 +61,7 @@ impl<T> Selected<T> {
                 Some(m) => Ok(m),
                 // The sending select withdrew (it was unwound, or dropped
                 // its `SelectedOperation`): receive the ordinary way.
-                None => self.chan.recv(None).map_err(|_| RecvError),
+                None => self.chan.recv_timed(None).map_err(|_| RecvError),
             },
             _ => unreachable!("a send operation completed as a receive"),
         }
