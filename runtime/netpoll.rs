@@ -280,7 +280,7 @@ impl NetPoller {
         self.waiters.fetch_sub(n, Ordering::Relaxed);
         for waiter in list.drain(..) {
             match &waiter {
-                Unparker::Green(g) if std::ptr::eq(&g.sched.netpoll, self) => {
+                Unparker::Green(g) if std::ptr::eq(&g.sched().netpoll, self) => {
                     if let Some(g) = waiter.wake_for_list() {
                         ready.push(g);
                     }

@@ -38,7 +38,7 @@ impl Unparker {
         match self {
             Unparker::Green(g) => {
                 if g.wake() {
-                    g.sched.ready(g.clone());
+                    g.sched().ready(g.clone());
                 }
             }
             Unparker::Os(t) => t.unpark(),
@@ -82,7 +82,7 @@ impl Unparker {
 /// the scheduler alive, so no scheduler reference is taken; otherwise one
 /// is held for the call.
 fn ready_owned(g: GRef) {
-    let sched: *const Scheduler = Arc::as_ptr(&g.sched);
+    let sched: *const Scheduler = Arc::as_ptr(g.sched());
     let ctx = context::current();
     // SAFETY: a non-null context points at this thread's live
     // `MachineContext` (it is uninstalled before its frame ends).
@@ -96,7 +96,7 @@ fn ready_owned(g: GRef) {
         unsafe { (*sched).ready_on(g, (*ctx).p.get()) }
     } else {
         // Not an M of g's runtime, so there is no local P to use.
-        let sched = g.sched.clone();
+        let sched = g.sched().clone();
         // SAFETY: a null P is always allowed.
         unsafe { sched.ready_on(g, std::ptr::null()) }
     }
@@ -125,7 +125,7 @@ pub(crate) fn park_until(deadline: Instant, reason: WaitReason) -> bool {
     match context::current_g() {
         None => std::thread::park_timeout(deadline - now),
         Some(g) => {
-            let sched = g.sched.clone();
+            let sched = g.sched().clone();
             let timer = sched.add_timer(deadline, TimerAction::Wake(Unparker::Green(g)));
             park(reason);
             timer.cancel();

@@ -2,19 +2,24 @@
 //! and handles hold.
 //!
 //! A G and its task (the user's closure and join slot) share one allocation,
-//! a `GreenThreadWith<B>` behind an `Arc`, whose first field is the sized
-//! `GreenThread` header. A `GRef` is a *thin* pointer to that header: queues
-//! and the `runnext` slot move one word, and every field the scheduler reads
-//! sits at a fixed offset. The few operations that need the task's real type
-//! — running it, cancelling it, and the reference count itself (which lives
-//! in the `Arc` around the whole allocation) — go through the header's
-//! `TaskVtable`, filled in per task type at spawn.
+//! a `GreenThreadWith<B>`, whose first field is the sized `GreenThread`
+//! header. A `GRef` is a *thin* pointer to that header: queues and the
+//! `runnext` slot move one word, and every field the scheduler reads sits at
+//! a fixed offset, the reference count (`refs`) included. The few operations
+//! that need the task's real type — running it, cancelling it, destroying
+//! it — go through the header's `TaskVtable`, filled in per task type at
+//! spawn. The memory comes from, and goes back to, the runtime's block
+//! lists (`g_alloc.rs`), not straight from the allocator; that is why the
+//! count is ours rather than an `Arc`'s.
 
+use std::alloc::Layout;
 use std::fmt;
+use std::mem::ManuallyDrop;
 use std::ops::Deref;
 use std::ptr::NonNull;
-use std::sync::Arc;
+use std::sync::atomic::{fence, Ordering};
 
+use super::g_alloc::{BlockCache, GlobalBlocks};
 use super::green_thread::{GreenThread, GreenThreadWith, Task};
 
 /// What a G's header knows about its task type (one static per type).
@@ -23,10 +28,9 @@ pub(crate) struct TaskVtable {
     run: unsafe fn(NonNull<GreenThread>),
     /// Settles the join slot with `Err(message)` without running.
     cancel: unsafe fn(NonNull<GreenThread>, String),
-    /// Adds one strong reference to the allocation.
-    clone: unsafe fn(NonNull<GreenThread>),
-    /// Drops one strong reference (freeing the G with the last one).
-    release: unsafe fn(NonNull<GreenThread>),
+    /// Drops the G and its task in place and gives the memory back to the
+    /// runtime (after the last reference is gone).
+    destroy: unsafe fn(NonNull<GreenThread>),
 }
 
 /// The vtable of task type `B` (a promoted `'static` constant).
@@ -36,8 +40,7 @@ impl<B: Task + 'static> VtableOf<B> {
     pub(crate) const VTABLE: TaskVtable = TaskVtable {
         run: run::<B>,
         cancel: cancel::<B>,
-        clone: clone::<B>,
-        release: release::<B>,
+        destroy: destroy::<B>,
     };
 }
 
@@ -45,11 +48,11 @@ impl<B: Task + 'static> VtableOf<B> {
 ///
 /// # Safety
 /// `g` must be the header of a live `GreenThreadWith<B>` (`repr(C)`, header
-/// first, so both have the same address) *as a `GRef` holds it*: a pointer
-/// derived from `Arc::into_raw`, valid for the whole allocation — never one
-/// derived from a `&GreenThread`, which covers the header only.
-unsafe fn whole<B: Task>(g: NonNull<GreenThread>) -> *const GreenThreadWith<B> {
-    g.as_ptr().cast_const().cast()
+/// first, so both have the same address) *as a `GRef` holds it*: the
+/// pointer to the whole block (`GRef::new_pair`), never one derived from a
+/// `&GreenThread`, which covers the header only.
+unsafe fn whole<B: Task>(g: NonNull<GreenThread>) -> *mut GreenThreadWith<B> {
+    g.as_ptr().cast()
 }
 
 /// # Safety
@@ -67,37 +70,53 @@ unsafe fn cancel<B: Task>(g: NonNull<GreenThread>, message: String) {
 }
 
 /// # Safety
-/// `g` is a `GRef`'s pointer to a `GreenThreadWith<B>` with at least one
-/// strong reference.
-unsafe fn clone<B: Task>(g: NonNull<GreenThread>) {
-    // SAFETY: the pointer came from `Arc::into_raw` of that type (see
-    // `GRef::new`), and the caller holds a reference, so the count is ≥ 1.
-    unsafe { Arc::increment_strong_count(whole::<B>(g)) }
-}
-
-/// # Safety
-/// As for `clone`; the caller gives up one strong reference.
-unsafe fn release<B: Task>(g: NonNull<GreenThread>) {
-    // SAFETY: as in `clone`; this consumes the caller's reference.
-    unsafe { drop(Arc::from_raw(whole::<B>(g))) }
+/// `g` is a `GRef`'s pointer to a `GreenThreadWith<B>` whose last reference
+/// was just given up (nobody can reach it any more).
+unsafe fn destroy<B: Task>(g: NonNull<GreenThread>) {
+    let whole = whole::<B>(g);
+    // SAFETY: per the contract we own the G exclusively. The scheduler
+    // reference is taken out first (the header keeps it in a `ManuallyDrop`
+    // that its own drop leaves alone): it keeps the runtime's block lists
+    // alive until the memory is back in them.
+    let sched = unsafe { ManuallyDrop::take(&mut (*whole).g.sched) };
+    // SAFETY: as above; the value is dropped once, here. Its destructors
+    // (user data in the task) may run runtime code, even switch: nothing
+    // below depends on the thread we started on.
+    unsafe { std::ptr::drop_in_place(whole) };
+    let layout = Layout::new::<GreenThreadWith<B>>();
+    // SAFETY: the block came from `sched.gblocks` with this layout
+    // (`GRef::new_pair`) and its value is gone.
+    unsafe { sched.free_g_block(g.cast(), layout) };
+    drop(sched);
 }
 
 /// An owned strong reference to a G (see the module docs).
 pub(crate) struct GRef(NonNull<GreenThread>);
 
-// SAFETY: a GRef is an `Arc` of a `GreenThreadWith<B>`, and that type is
-// `Send + Sync` (see `GreenThread`'s impls; `B: Task` is `Send + Sync`).
+// SAFETY: a GRef is a counted reference to a `GreenThreadWith<B>`, and that
+// type is `Send + Sync` (see `GreenThread`'s impls; `B: Task` is
+// `Send + Sync`); the count is atomic.
 unsafe impl Send for GRef {}
 // SAFETY: as above.
 unsafe impl Sync for GRef {}
 
 impl GRef {
-    /// Takes ownership of a freshly built G.
-    pub(crate) fn new<B: Task + 'static>(g: Arc<GreenThreadWith<B>>) -> GRef {
-        let raw = Arc::into_raw(g) as *mut GreenThread;
-        // SAFETY: `Arc::into_raw` never returns null; `repr(C)` puts the
-        // header at the start of the allocation.
-        GRef(unsafe { NonNull::new_unchecked(raw) })
+    /// Moves a freshly built G (whose count says 2) into memory from
+    /// `blocks` — from `cache`, the spawning P's, if any — and returns its
+    /// two references: one for the run queue, one for the join handle.
+    pub(crate) fn new_pair<B: Task + 'static>(
+        g: GreenThreadWith<B>,
+        blocks: &GlobalBlocks,
+        cache: Option<&mut BlockCache>,
+    ) -> (GRef, GRef) {
+        debug_assert_eq!(g.g.refs.load(Ordering::Relaxed), 2);
+        let p = blocks
+            .alloc(cache, Layout::new::<GreenThreadWith<B>>())
+            .cast::<GreenThreadWith<B>>();
+        // SAFETY: `alloc` returned memory for this layout (size and
+        // alignment), unused; `repr(C)` puts the header at its start.
+        unsafe { p.as_ptr().write(g) };
+        (GRef(p.cast()), GRef(p.cast()))
     }
 
     /// A new reference to the G at `g`.
@@ -106,8 +125,14 @@ impl GRef {
     /// `g` must point at a live G kept alive by some `GRef` for the duration
     /// of this call.
     pub(crate) unsafe fn clone_from_ptr(g: NonNull<GreenThread>) -> GRef {
-        // SAFETY: per the contract, the allocation has a strong reference.
-        unsafe { (g.as_ref().vtable.clone)(g) };
+        // SAFETY: per the contract, the G is alive. Relaxed suffices, as for
+        // `Arc`: the new reference is derived from an existing one, which
+        // already orders everything before it.
+        let old = unsafe { g.as_ref() }.refs.fetch_add(1, Ordering::Relaxed);
+        if old > isize::MAX as usize {
+            // Billions of leaked references: give up like `Arc` does.
+            std::process::abort();
+        }
         GRef(g)
     }
 
@@ -175,10 +200,17 @@ impl Clone for GRef {
 }
 
 impl Drop for GRef {
+    #[inline]
     fn drop(&mut self) {
-        // SAFETY: we own one strong reference and give it up here; the vtable
-        // was made for the allocation's real type.
-        unsafe { (self.vtable.release)(self.0) }
+        // Release/Acquire as in `Arc`: every use of the G through any
+        // reference happens before its destruction.
+        if self.refs.fetch_sub(1, Ordering::Release) != 1 {
+            return;
+        }
+        fence(Ordering::Acquire);
+        // SAFETY: that was the last reference; the vtable was made for the
+        // allocation's real type.
+        unsafe { (self.vtable.destroy)(self.0) }
     }
 }
 

@@ -50,7 +50,8 @@
 //! in a loop on its own condition.
 
 use std::cell::{Cell, UnsafeCell};
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::mem::ManuallyDrop;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use corosensei::stack::DefaultStack;
@@ -117,7 +118,12 @@ pub(crate) struct GreenThread {
     /// Set when the runtime unwinds this G at shutdown, so the join slot can
     /// say "cancelled" instead of exposing corosensei's internal payload.
     cancelled: AtomicBool,
-    pub(crate) sched: Arc<Scheduler>,
+    /// The G's runtime. Its own drop leaves this alone: `g_ref::destroy`
+    /// takes it out first, to put the G's memory back into that runtime's
+    /// block lists before letting go of it.
+    pub(super) sched: ManuallyDrop<Arc<Scheduler>>,
+    /// References held by `GRef`s (see `g_ref.rs`).
+    pub(super) refs: AtomicUsize,
     /// Only touched by the M that currently runs this G (or by shutdown after
     /// every M has stopped); the park protocol gives that M exclusive access.
     body: UnsafeCell<Body>,
@@ -169,7 +175,10 @@ impl GreenThread {
             state: AtomicU8::new(RUNNING),
             wait_reason: AtomicU8::new(WaitReason::None as u8),
             cancelled: AtomicBool::new(false),
-            sched,
+            sched: ManuallyDrop::new(sched),
+            // One reference for the run queue, one for the join handle
+            // (`GRef::new_pair`).
+            refs: AtomicUsize::new(2),
             body: UnsafeCell::new(Body::Fresh),
             yielder: Cell::new(std::ptr::null()),
             registry_slot: Cell::new(usize::MAX),
@@ -180,6 +189,12 @@ impl GreenThread {
 
     pub(crate) fn id(&self) -> u64 {
         self.id
+    }
+
+    /// The runtime this G belongs to.
+    #[inline]
+    pub(crate) fn sched(&self) -> &Arc<Scheduler> {
+        &self.sched
     }
 
     pub(crate) fn name(&self) -> Option<&str> {

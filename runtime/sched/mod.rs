@@ -37,6 +37,7 @@
 //!    of ready Gs, so dependencies run one way: sched → netpoll/time → G.
 
 pub(crate) mod context;
+mod g_alloc;
 pub(crate) mod g_ref;
 pub(crate) mod green_thread;
 pub(crate) mod machine;

@@ -142,7 +142,7 @@ fn report_overflow(g: &super::GreenThread) {
         w.put(b")");
     }
     w.put(b" overflowed its ");
-    w.num(g.sched.stacks.stack_size() as u64 / 1024);
+    w.num(g.sched().stacks.stack_size() as u64 / 1024);
     w.put(
         b" KiB stack. Raise it with greenrt::Runtime::builder().stack_size(bytes), \
           or move large buffers to the heap. Aborting.\n",

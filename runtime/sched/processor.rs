@@ -1,5 +1,5 @@
-//! P — the right to run green threads: a local run queue, a `runnext` slot
-//! and a stack cache.
+//! P — the right to run green threads: a local run queue, a `runnext` slot,
+//! a stack cache and a cache of G memory.
 //!
 //! A `Processor` is owned by at most one M at a time (it moves between Ms
 //! through the scheduler's idle list), so its queue's push/pop end and its
@@ -14,6 +14,7 @@ use std::sync::Arc;
 use corosensei::stack::DefaultStack;
 use crossbeam_deque::{Stealer, Worker};
 
+use super::g_alloc::BlockCache;
 use super::g_ref::GRef;
 use super::green_thread::GreenThread;
 
@@ -97,6 +98,8 @@ pub(crate) struct Processor {
     pub(crate) runnext_streak: Cell<u32>,
     /// Stacks of finished Gs, reused by the next G this P starts.
     pub(crate) stacks: RefCell<Vec<DefaultStack>>,
+    /// Memory of dropped Gs, reused by the next G spawned here (`g_alloc.rs`).
+    pub(crate) gblocks: RefCell<BlockCache>,
 }
 
 impl Processor {
@@ -118,6 +121,7 @@ impl Processor {
             shared: shared.clone(),
             runnext_streak: Cell::new(0),
             stacks: RefCell::new(Vec::new()),
+            gblocks: RefCell::new(BlockCache::new()),
         });
         (p, shared)
     }

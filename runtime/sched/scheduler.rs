@@ -24,6 +24,7 @@ use crossbeam_deque::{Injector, Steal};
 use parking_lot::Mutex;
 
 use super::context;
+use super::g_alloc::GlobalBlocks;
 use super::g_ref::GRef;
 use super::green_thread::{GreenThreadWith, Task};
 use super::machine::{Machine, MachineParker};
@@ -69,6 +70,8 @@ pub(crate) struct Scheduler {
     pub(crate) timers: Arc<Timers>,
     pub(crate) netpoll: NetPoller,
     pub(crate) stacks: StackPool,
+    /// Memory of dropped Gs, for reuse (`g_alloc.rs`).
+    pub(crate) gblocks: GlobalBlocks,
     pub(crate) registry: Registry,
     shutdown: AtomicBool,
     next_gid: AtomicU64,
@@ -96,6 +99,7 @@ impl Scheduler {
         Ok(Arc::new_cyclic(|me| Scheduler {
             me: me.clone(),
             stacks: StackPool::new(config.stack_size),
+            gblocks: GlobalBlocks::new(),
             config,
             global: Injector::new(),
             ps: shared.into_boxed_slice(),
@@ -135,11 +139,42 @@ impl Scheduler {
         task: B,
     ) -> (GRef, NonNull<B>) {
         let id = self.next_gid.fetch_add(1, Ordering::Relaxed);
-        let g = Arc::new(GreenThreadWith::new(id, name, self.clone(), task));
-        let task = NonNull::from(&g.task);
-        let g = GRef::new(g);
-        self.ready(g.clone());
-        (g, task)
+        let g = GreenThreadWith::new(id, name, self.clone(), task);
+        let p = local_p(self);
+        let (queued, handle) = {
+            // SAFETY: `local_p` returns this thread's own P (or null), valid
+            // while we run here without switching (nothing below switches).
+            let mut cache = unsafe { p.as_ref() }.and_then(|p| p.gblocks.try_borrow_mut().ok());
+            GRef::new_pair(g, &self.gblocks, cache.as_deref_mut())
+        };
+        // SAFETY: `handle` points at the whole block, which holds a
+        // `GreenThreadWith<B>` (`GRef::new_pair`) and which it keeps alive;
+        // the task is a field of it.
+        let task = unsafe {
+            let whole = handle.as_ptr().cast::<GreenThreadWith<B>>();
+            NonNull::new_unchecked(std::ptr::addr_of_mut!((*whole.as_ptr()).task))
+        };
+        // SAFETY: `p` is null or this thread's own P of this runtime.
+        unsafe { self.ready_on(queued, p) };
+        (handle, task)
+    }
+
+    /// Takes back the memory of a dropped G (`g_ref::destroy`): into this
+    /// thread's P's cache when it is an M of this runtime holding one, else
+    /// the global list.
+    ///
+    /// # Safety
+    /// As for [`GlobalBlocks::free`]: `block` came from `self.gblocks` with
+    /// `layout`, and nothing refers to it any more.
+    pub(crate) unsafe fn free_g_block(&self, block: NonNull<u8>, layout: std::alloc::Layout) {
+        let p = local_p(self);
+        // SAFETY: `p` is null or this thread's own P of this runtime, valid
+        // while we run here without switching. The `RefCell` guards against
+        // a nested use of the same cache (none exists: no user code runs
+        // under the borrow).
+        let mut cache = unsafe { p.as_ref() }.and_then(|p| p.gblocks.try_borrow_mut().ok());
+        // SAFETY: per the contract; the cache belongs to a P of this runtime.
+        unsafe { self.gblocks.free(cache.as_deref_mut(), block, layout) }
     }
 
     /// Makes a woken or new G runnable: into the current P's `runnext` when

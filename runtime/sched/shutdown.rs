@@ -24,7 +24,7 @@ pub(crate) fn unwind_coroutine(g: NonNull<GreenThread>, coro: Coro) {
     let gr = unsafe { g.as_ref() };
     gr.mark_cancelled();
     let ctx = MachineContext {
-        sched: Arc::as_ptr(&gr.sched),
+        sched: Arc::as_ptr(gr.sched()),
         p: std::cell::Cell::new(std::ptr::null_mut()),
         g: std::cell::Cell::new(Some(g)),
     };

@@ -14,6 +14,10 @@
 //! * **polls the network** when Gs wait on sockets and nobody has polled for
 //!   a time slice (a P busy with a queue of yielding Gs never reaches the poll step
 //!   of its scheduling loop);
+//! * **returns unused G memory**: about once a second it frees half of the
+//!   G blocks that stayed unused in the runtime's global list for that whole
+//!   time, and all but a small floor when every P has gone idle
+//!   (`g_alloc.rs`);
 //! * **prints schedtrace** lines when `GREENRT_SCHEDTRACE` is set.
 //!
 //! When every P has stayed idle through its whole back-off (about 30 ms), it
@@ -36,6 +40,8 @@ const MIN_DELAY: Duration = Duration::from_micros(20);
 const MAX_DELAY: Duration = Duration::from_millis(10);
 /// Quiet rounds at `MIN_DELAY` before backing off (Go: "idle > 50").
 const QUIET_ROUNDS_BEFORE_BACKOFF: u32 = 50;
+/// How often unused G memory is returned (`g_alloc.rs`).
+const SCAVENGE_PERIOD: Duration = Duration::from_secs(1);
 /// A syscall this old loses its P (one sysmon tick; Go: 20 µs).
 const SYSCALL_RETAKE_AFTER: Duration = Duration::from_micros(20);
 /// Even with idle Ms around and no queued work, a syscall this long loses its
@@ -137,6 +143,7 @@ struct Sysmon {
     sched: Arc<Scheduler>,
     seen: Vec<Seen>,
     last_trace: Instant,
+    last_scavenge: Instant,
     started: Instant,
 }
 
@@ -156,6 +163,7 @@ impl Sysmon {
             sched,
             seen,
             last_trace: now,
+            last_scavenge: now,
             started: now,
         }
     }
@@ -175,6 +183,9 @@ impl Sysmon {
             let keep_going =
                 if all_idle && idle_rounds > QUIET_ROUNDS_BEFORE_BACKOFF && delay == MAX_DELAY {
                     // Deep sleep until a P is taken (or the next trace line).
+                    // Nothing runs, so nothing will spawn soon: return the
+                    // spare G memory first.
+                    self.sched.gblocks.scavenge(true);
                     handle.deep.store(true, Ordering::SeqCst);
                     let still_idle = self.all_idle();
                     let ok = handle.sleep(if still_idle {
@@ -197,6 +208,10 @@ impl Sysmon {
                 return;
             }
             let now = Instant::now();
+            if now.duration_since(self.last_scavenge) >= SCAVENGE_PERIOD {
+                self.last_scavenge = now;
+                self.sched.gblocks.scavenge(false);
+            }
             let mut acted = self.retake(now);
             if self
                 .sched
