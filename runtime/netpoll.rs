@@ -220,16 +220,40 @@ impl NetPoller {
         })
     }
 
-    /// Polls once. `timeout == Some(ZERO)` never blocks; `None` blocks until
-    /// an event or a `wake`. Returns `None` when another M is already polling.
-    pub(crate) fn poll(&self, timeout: Option<Duration>) -> Option<Vec<GRef>> {
+    /// Polls once without blocking. Returns `None` when another M is
+    /// polling.
+    pub(crate) fn poll_now(&self) -> Option<Vec<GRef>> {
+        self.poll(|| Some(Duration::ZERO))
+    }
+
+    /// Polls once, blocking until an event, a `wake` or the timeout that
+    /// `timeout` returns (`None`: no limit; `Some(ZERO)`: do not block).
+    /// Returns `None` when another M is already polling.
+    ///
+    /// `timeout` runs once this M is the poller and [`is_blocked`] reads
+    /// true, so the caller decides whether and how long to sleep only
+    /// then: anything that changes the answer afterwards — an earlier
+    /// timer, shutdown — sees `is_blocked` and calls [`wake`], whose event
+    /// this poll cannot miss, because no other M can poll (and consume it)
+    /// while we hold the poller role. Deciding before taking the role would
+    /// lose such a wake to another poller and sleep on a stale timeout.
+    ///
+    /// [`is_blocked`]: Self::is_blocked
+    /// [`wake`]: Self::wake
+    pub(crate) fn poll(&self, timeout: impl FnOnce() -> Option<Duration>) -> Option<Vec<GRef>> {
         let mut guard = self.poll.try_lock()?;
         let (poll, events) = &mut *guard;
-        let blocking = timeout != Some(Duration::ZERO);
-        if blocking {
-            self.blocked.store(true, Ordering::SeqCst);
+        self.blocked.store(true, Ordering::SeqCst);
+        // Pairs with the fence in `Scheduler::add_timer` (and the SeqCst
+        // shutdown flag): either `timeout` sees their change, or they see
+        // `blocked` and wake us.
+        std::sync::atomic::fence(Ordering::SeqCst);
+        let timeout = timeout();
+        if timeout == Some(Duration::ZERO) {
+            self.blocked.store(false, Ordering::SeqCst);
         }
         let res = poll.poll(events, timeout);
+        let blocking = timeout != Some(Duration::ZERO);
         if blocking {
             self.blocked.store(false, Ordering::SeqCst);
         }

@@ -117,3 +117,53 @@ fn runtime_threads_exit_on_drop() {
     });
     drop(rt); // joins every M: returning at all is the assertion
 }
+
+/// Shutdown must reach every M, including one that is about to become the
+/// netpoller just as the runtime stops: a wake consumed by another poller
+/// must not leave it sleeping in `epoll_wait` forever (the drop would
+/// hang joining it). Many short-lived runtimes whose Ms go idle over
+/// timers make that window likely.
+#[test]
+fn dropping_runtimes_whose_machines_are_going_idle_never_hangs() {
+    let _w = Watchdog::new("shutdown of idle machines", Duration::from_secs(60));
+    for round in 0..common::stress(200) {
+        let procs = PROCS[round % PROCS.len()];
+        let rt = runtime(procs);
+        rt.block_on(move || {
+            let hs: Vec<_> = (0..procs * 2)
+                .map(|i| {
+                    greenrt::spawn(move || greenrt::sleep(Duration::from_micros(50 * i as u64)))
+                })
+                .collect();
+            for h in hs {
+                h.join().unwrap();
+            }
+        });
+        drop(rt);
+    }
+}
+
+/// A timer added while an M is deciding to block in the netpoller must
+/// bound that M's sleep: otherwise the sleeping G is not woken until some
+/// unrelated event, and here nothing else would happen.
+#[test]
+fn sleeps_end_while_the_only_other_machine_polls() {
+    let _w = Watchdog::new("timers vs the blocking poller", Duration::from_secs(60));
+    for procs in PROCS {
+        let rt = runtime(procs);
+        rt.block_on(move || {
+            for _ in 0..common::stress(300) {
+                let hs: Vec<_> = (0..procs)
+                    .map(|i| {
+                        greenrt::spawn(move || {
+                            greenrt::sleep(Duration::from_micros(20 + 30 * i as u64))
+                        })
+                    })
+                    .collect();
+                for h in hs {
+                    h.join().unwrap();
+                }
+            }
+        });
+    }
+}

@@ -307,7 +307,7 @@ impl Machine {
             if let Some(g) = self.local_work() {
                 return Some(g);
             }
-            if let Some(g) = self.poll_network(Some(Duration::ZERO)) {
+            if let Some(g) = self.poll_network() {
                 return Some(g);
             }
             let busy = self.sched.procs() - self.sched.npidle.load(Ordering::SeqCst);
@@ -397,12 +397,12 @@ impl Machine {
         }
     }
 
-    /// Polls the network (non-blocking here); queues what became ready.
-    fn poll_network(&mut self, timeout: Option<Duration>) -> Option<GRef> {
+    /// Polls the network without blocking; queues what became ready.
+    fn poll_network(&mut self) -> Option<GRef> {
         if !self.sched.netpoll.has_waiters() {
             return None;
         }
-        let mut ready = self.sched.netpoll.poll(timeout)?;
+        let mut ready = self.sched.netpoll.poll_now()?;
         if ready.is_empty() {
             return None;
         }
@@ -463,11 +463,19 @@ impl Machine {
             if self.sched.is_shutdown() {
                 return false;
             }
-            let timeout = self
-                .sched
-                .timers
-                .next_deadline()
-                .map(|d| d.saturating_duration_since(Instant::now()));
+            // How long to sleep is decided only once we are the poller (see
+            // `NetPoller::poll`): a timer added or a shutdown begun before
+            // that is seen here, one after it wakes the poll.
+            let sched = &self.sched;
+            let timeout = || {
+                if sched.is_shutdown() || !sched.global.is_empty() {
+                    return Some(Duration::ZERO);
+                }
+                sched
+                    .timers
+                    .next_deadline()
+                    .map(|d| d.saturating_duration_since(Instant::now()))
+            };
             if let Some(io_ready) = self.sched.netpoll.poll(timeout) {
                 // We were the poller. Collect what is ready now.
                 let mut fired = self.sched.timers.run_due(Instant::now());

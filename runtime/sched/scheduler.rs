@@ -244,6 +244,10 @@ impl Scheduler {
     pub(crate) fn add_timer(&self, when: Instant, action: TimerAction) -> TimerHandle {
         let (handle, earliest) = self.timers.add(when, action);
         if earliest {
+            // Pairs with the fence in `NetPoller::poll`: either the poller
+            // computes its timeout after our deadline is visible, or we see
+            // it blocked and wake it.
+            std::sync::atomic::fence(Ordering::SeqCst);
             if self.netpoll.is_blocked() {
                 self.netpoll.wake();
             } else {

@@ -218,7 +218,7 @@ impl Sysmon {
                 .netpoll
                 .poll_overdue(self.sched.config.time_slice)
             {
-                if let Some(ready) = self.sched.netpoll.poll(Some(Duration::ZERO)) {
+                if let Some(ready) = self.sched.netpoll.poll_now() {
                     if !ready.is_empty() {
                         // No P here: they go to the global queue, with wakep.
                         self.sched.ready_list(ready);
