@@ -59,8 +59,18 @@ impl RunNext {
         RunNext(AtomicPtr::new(ptr::null_mut()))
     }
 
-    /// Puts `g` in the slot, returning the previous occupant.
+    /// Puts `g` in the slot, returning the previous occupant. Only the
+    /// P's owner may call this.
+    #[inline]
     pub(crate) fn replace(&self, g: GRef) -> Option<GRef> {
+        // Only the owner ever fills the slot; thieves only empty it. So an
+        // empty slot stays empty until our store, and a plain store does
+        // (a thief that swaps in the meantime swaps null for null, or takes
+        // our G after the store, which is a legitimate steal).
+        if self.0.load(Ordering::Relaxed).is_null() {
+            self.0.store(g.into_raw(), Ordering::Release);
+            return None;
+        }
         let old = self.0.swap(g.into_raw(), Ordering::AcqRel);
         // SAFETY: every non-null pointer in the slot came from `into_raw`
         // and is owned by the slot; swapping it out transfers that ownership.
@@ -68,6 +78,7 @@ impl RunNext {
     }
 
     /// Empties the slot.
+    #[inline]
     pub(crate) fn take(&self) -> Option<GRef> {
         if self.0.load(Ordering::Relaxed).is_null() {
             return None;
