@@ -29,7 +29,9 @@
 //! the G immediately, so a wake that races the park is never lost, and no
 //! waker can ever see `PARKED` for a G whose stack is still live on a CPU.
 //! `wake` moves `PARKED → RUNNING` and tells its caller to queue the G, or
-//! turns `RUNNING` into `NOTIFIED`.
+//! turns `RUNNING` (or `NOTIFIED`) into `NOTIFIED` — always with a
+//! read-modify-write, so that whatever the waker published before waking is
+//! visible to the G once it consumes the permit (see [`GreenThread::wake`]).
 //!
 //! # Where a G switches
 //! A switch is a `ret` onto another stack, and the CPU predicts returns
@@ -282,8 +284,12 @@ impl GreenThread {
         {
             Ok(_) => true,
             Err(_) => {
-                // NOTIFIED: consume the permit and keep running.
-                self.state.store(RUNNING, Ordering::Relaxed);
+                // NOTIFIED: consume the permit and keep running. A swap, not
+                // a store: it must read the latest waker's write (see
+                // `wake`), so that the condition that waker published is
+                // visible when the G re-checks it.
+                let prev = self.state.swap(RUNNING, Ordering::AcqRel);
+                debug_assert_eq!(prev, NOTIFIED);
                 false
             }
         }
@@ -291,13 +297,23 @@ impl GreenThread {
 
     /// Wakes the G. Returns `true` when the caller must make it runnable
     /// (it was parked); `false` when it was running and now holds a permit.
+    ///
+    /// Always a read-modify-write, even when a permit is already pending
+    /// (NOTIFIED → NOTIFIED). A waker publishes its condition, then wakes;
+    /// the G consumes a permit, then re-checks the condition. Returning on a
+    /// plain load of NOTIFIED let the waker's load pass its own earlier
+    /// store (store buffering): the G could consume that *older* permit,
+    /// re-check before the new condition was visible, and park for good —
+    /// a lost wake-up seen as a rare hang of `select_stress_exactly_once`.
+    /// Written with release, every wake heads a release sequence that the
+    /// G's acquiring consume (the CAS in `park`, the swap in `commit_park`)
+    /// synchronizes with, whichever permit it consumes.
     pub(crate) fn wake(&self) -> bool {
-        let mut s = self.state.load(Ordering::Acquire);
+        let mut s = self.state.load(Ordering::Relaxed);
         loop {
             let next = match s {
                 PARKED => RUNNING,
-                RUNNING => NOTIFIED,
-                _ => return false,
+                _ => NOTIFIED,
             };
             match self
                 .state
