@@ -84,6 +84,60 @@ fn ping_pong_pairs_across_processors_never_lose_a_wake_up() {
     }
 }
 
+/// Every wake leaves a spare permit behind (a second `unpark`), so the next
+/// wake usually finds one already pending. Such a wake must still make its
+/// newly published value visible to the G that consumes the pending permit:
+/// before wakes always wrote, the G could consume the old permit, re-read
+/// the old value and park for good (a lost wake-up).
+#[test]
+fn a_pending_permit_never_hides_a_new_wake() {
+    let rounds = stress(2_000) as u64;
+    let pairs = 16u64;
+    for procs in PROCS {
+        let _w = Watchdog::new(
+            &format!("spare permits procs={procs}"),
+            Duration::from_secs(60),
+        );
+        let rt = runtime(procs);
+        let total = rt.block_on(move || {
+            let mut joins = Vec::new();
+            for _ in 0..pairs {
+                let pair = Arc::new(Pair::default());
+                let p = pair.clone();
+                let pong = greenrt::spawn!(move || {
+                    p.pong.set(greenrt::current().unwrap()).unwrap();
+                    let ping = peer(&p.ping);
+                    for r in 0..rounds {
+                        p.wait_for(2 * r + 1);
+                        p.value.store(2 * r + 2, Ordering::Release);
+                        ping.unpark();
+                        ping.unpark();
+                    }
+                    rounds
+                });
+                let p = pair.clone();
+                let ping = greenrt::spawn!(move || {
+                    p.ping.set(greenrt::current().unwrap()).unwrap();
+                    let pong = peer(&p.pong);
+                    for r in 0..rounds {
+                        p.value.store(2 * r + 1, Ordering::Release);
+                        pong.unpark();
+                        pong.unpark();
+                        p.wait_for(2 * r + 2);
+                    }
+                    rounds
+                });
+                joins.push((ping, pong));
+            }
+            joins
+                .into_iter()
+                .map(|(a, b)| a.join().unwrap() + b.join().unwrap())
+                .sum::<u64>()
+        });
+        assert_eq!(total, 2 * pairs * rounds, "procs = {procs}");
+    }
+}
+
 #[test]
 fn unpark_before_park_is_not_lost() {
     for procs in PROCS {
