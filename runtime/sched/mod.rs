@@ -9,7 +9,7 @@
 //!   native stack ("g0") and resuming Gs. An M needs a P to run Gs.
 //! * **P — `Processor`**: the right to run Gs. There are exactly `procs` Ps
 //!   (Go's GOMAXPROCS). Each has a local FIFO run queue (crossbeam-deque), a
-//!   one-slot `runnext`, and a stack cache.
+//!   one-slot `runnext`, a stack cache and a cache of G memory (`g_alloc`).
 //!
 //! The global `Scheduler` holds all Ps, the idle-P and idle-M lists, the
 //! global run queue, the number of spinning Ms, the timers and the netpoller.
