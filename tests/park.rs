@@ -35,12 +35,29 @@ fn peer(cell: &OnceLock<GreenThread>) -> GreenThread {
     }
 }
 
-#[test]
-fn ping_pong_pairs_across_processors_never_lose_a_wake_up() {
-    let rounds = stress(2_000) as u64;
-    let pairs = 32u64;
+/// How the two sides of a ping-pong pair wake each other.
+#[derive(Clone, Copy)]
+enum Waking {
+    /// One `unpark` per round; the pong side yields every third round, so
+    /// the peer sometimes parks first and sometimes not.
+    Once,
+    /// Two `unpark`s per round: the spare permit is usually still pending
+    /// when the next round's wake arrives.
+    WithSparePermit,
+}
+
+/// Runs `pairs` ping-pong pairs of green threads for `rounds` rounds on
+/// each `procs` value, waking only with `unpark` and waiting only with
+/// `park`; asserts every round of every pair completed.
+fn ping_pong_pairs(what: &str, pairs: u64, rounds: u64, waking: Waking) {
+    let wake = move |peer: &GreenThread| {
+        peer.unpark();
+        if let Waking::WithSparePermit = waking {
+            peer.unpark();
+        }
+    };
     for procs in PROCS {
-        let _w = Watchdog::new(&format!("ping-pong procs={procs}"), Duration::from_secs(60));
+        let _w = Watchdog::new(&format!("{what} procs={procs}"), Duration::from_secs(60));
         let rt = runtime(procs);
         let total = rt.block_on(move || {
             let mut joins = Vec::new();
@@ -54,11 +71,13 @@ fn ping_pong_pairs_across_processors_never_lose_a_wake_up() {
                         p.wait_for(2 * r + 1);
                         // Sometimes let the peer park first, sometimes not:
                         // both orders of wake and park must work.
-                        if r % 3 == 0 {
-                            greenrt::yield_now();
+                        if let Waking::Once = waking {
+                            if r % 3 == 0 {
+                                greenrt::yield_now();
+                            }
                         }
                         p.value.store(2 * r + 2, Ordering::Release);
-                        ping.unpark();
+                        wake(&ping);
                     }
                     rounds
                 });
@@ -68,7 +87,7 @@ fn ping_pong_pairs_across_processors_never_lose_a_wake_up() {
                     let pong = peer(&p.pong);
                     for r in 0..rounds {
                         p.value.store(2 * r + 1, Ordering::Release);
-                        pong.unpark();
+                        wake(&pong);
                         p.wait_for(2 * r + 2);
                     }
                     rounds
@@ -84,6 +103,11 @@ fn ping_pong_pairs_across_processors_never_lose_a_wake_up() {
     }
 }
 
+#[test]
+fn ping_pong_pairs_across_processors_never_lose_a_wake_up() {
+    ping_pong_pairs("ping-pong", 32, stress(2_000) as u64, Waking::Once);
+}
+
 /// Every wake leaves a spare permit behind (a second `unpark`), so the next
 /// wake usually finds one already pending. Such a wake must still make its
 /// newly published value visible to the G that consumes the pending permit:
@@ -91,51 +115,12 @@ fn ping_pong_pairs_across_processors_never_lose_a_wake_up() {
 /// the old value and park for good (a lost wake-up).
 #[test]
 fn a_pending_permit_never_hides_a_new_wake() {
-    let rounds = stress(2_000) as u64;
-    let pairs = 16u64;
-    for procs in PROCS {
-        let _w = Watchdog::new(
-            &format!("spare permits procs={procs}"),
-            Duration::from_secs(60),
-        );
-        let rt = runtime(procs);
-        let total = rt.block_on(move || {
-            let mut joins = Vec::new();
-            for _ in 0..pairs {
-                let pair = Arc::new(Pair::default());
-                let p = pair.clone();
-                let pong = greenrt::spawn!(move || {
-                    p.pong.set(greenrt::current().unwrap()).unwrap();
-                    let ping = peer(&p.ping);
-                    for r in 0..rounds {
-                        p.wait_for(2 * r + 1);
-                        p.value.store(2 * r + 2, Ordering::Release);
-                        ping.unpark();
-                        ping.unpark();
-                    }
-                    rounds
-                });
-                let p = pair.clone();
-                let ping = greenrt::spawn!(move || {
-                    p.ping.set(greenrt::current().unwrap()).unwrap();
-                    let pong = peer(&p.pong);
-                    for r in 0..rounds {
-                        p.value.store(2 * r + 1, Ordering::Release);
-                        pong.unpark();
-                        pong.unpark();
-                        p.wait_for(2 * r + 2);
-                    }
-                    rounds
-                });
-                joins.push((ping, pong));
-            }
-            joins
-                .into_iter()
-                .map(|(a, b)| a.join().unwrap() + b.join().unwrap())
-                .sum::<u64>()
-        });
-        assert_eq!(total, 2 * pairs * rounds, "procs = {procs}");
-    }
+    ping_pong_pairs(
+        "spare permits",
+        16,
+        stress(2_000) as u64,
+        Waking::WithSparePermit,
+    );
 }
 
 #[test]

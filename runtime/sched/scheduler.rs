@@ -142,9 +142,9 @@ impl Scheduler {
         let g = GreenThreadWith::new(id, name, self.clone(), task);
         let p = local_p(self);
         let (queued, handle) = {
-            // SAFETY: `local_p` returns this thread's own P (or null), valid
-            // while we run here without switching (nothing below switches).
-            let mut cache = unsafe { p.as_ref() }.and_then(|p| p.gblocks.try_borrow_mut().ok());
+            // SAFETY: `local_p` returns this thread's own P (or null), and
+            // nothing here switches.
+            let mut cache = unsafe { block_cache(p) };
             GRef::new_pair(g, &self.gblocks, cache.as_deref_mut())
         };
         // SAFETY: `handle` points at the whole block, which holds a
@@ -167,12 +167,9 @@ impl Scheduler {
     /// As for [`GlobalBlocks::free`]: `block` came from `self.gblocks` with
     /// `layout`, and nothing refers to it any more.
     pub(crate) unsafe fn free_g_block(&self, block: NonNull<u8>, layout: std::alloc::Layout) {
-        let p = local_p(self);
-        // SAFETY: `p` is null or this thread's own P of this runtime, valid
-        // while we run here without switching. The `RefCell` guards against
-        // a nested use of the same cache (none exists: no user code runs
-        // under the borrow).
-        let mut cache = unsafe { p.as_ref() }.and_then(|p| p.gblocks.try_borrow_mut().ok());
+        // SAFETY: `local_p` returns this thread's own P (or null), and
+        // nothing here switches.
+        let mut cache = unsafe { block_cache(local_p(self)) };
         // SAFETY: per the contract; the cache belongs to a P of this runtime.
         unsafe { self.gblocks.free(cache.as_deref_mut(), block, layout) }
     }
@@ -542,6 +539,19 @@ impl Scheduler {
             },
         }
     }
+}
+
+/// The G-memory cache of `p` (none for a null P).
+///
+/// # Safety
+/// `p` is null or the P held by the calling thread, which does not switch
+/// while the returned borrow lives. The `RefCell` turns a nested use of the
+/// same cache into `None` (none exists: no user code runs under the borrow).
+unsafe fn block_cache<'a>(
+    p: *const super::processor::Processor,
+) -> Option<std::cell::RefMut<'a, super::g_alloc::BlockCache>> {
+    // SAFETY: per the contract, a non-null `p` is valid for the borrow.
+    unsafe { p.as_ref() }.and_then(|p| p.gblocks.try_borrow_mut().ok())
 }
 
 /// This thread's P, when it is an M of `sched` holding one; else null.
