@@ -38,7 +38,7 @@ impl GreenThread {
     /// Wakes the green thread if it is blocked in [`park`](crate::park), or
     /// makes its next `park` return at once (like `std::thread::Thread::unpark`).
     pub fn unpark(&self) {
-        crate::park::Unparker::Green(self.inner.clone()).unpark();
+        crate::sched::park::Unparker::Green(self.inner.clone()).unpark();
     }
 }
 

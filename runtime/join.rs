@@ -18,10 +18,10 @@ use std::sync::Arc;
 use std::thread;
 
 use crate::handle::GreenThread;
-use crate::park::{self, Unparker};
-use crate::sched::green_thread::{cancel_message, Task};
-use crate::sched::scheduler::Scheduler;
+use crate::sched::park::{self, Unparker};
+use crate::sched::Scheduler;
 use crate::sched::{self, WaitReason};
+use crate::sched::{cancel_message, Task};
 
 // Join-slot states. PENDING → (WAITING →) READY → TAKEN.
 const PENDING: u8 = 0;

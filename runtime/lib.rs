@@ -30,8 +30,6 @@ pub mod fs;
 mod handle;
 mod join;
 pub mod net;
-pub(crate) mod netpoll;
-pub(crate) mod park;
 mod runtime;
 pub(crate) mod sched;
 pub mod sync;
@@ -97,10 +95,7 @@ pub fn yield_now() {
     match context::current_g_ptr() {
         None => std::thread::yield_now(),
         // SAFETY: the running G is kept alive by its M while it runs.
-        Some(g) => unsafe {
-            g.as_ref()
-                .switch_out(sched::green_thread::SwitchRequest::Yield)
-        },
+        Some(g) => unsafe { g.as_ref().switch_out(sched::SwitchRequest::Yield) },
     }
 }
 
@@ -108,10 +103,7 @@ pub fn yield_now() {
 pub(crate) fn yield_preempted() {
     if let Some(g) = context::current_g_ptr() {
         // SAFETY: the running G is kept alive by its M while it runs.
-        unsafe {
-            g.as_ref()
-                .switch_out(sched::green_thread::SwitchRequest::Preempted)
-        }
+        unsafe { g.as_ref().switch_out(sched::SwitchRequest::Preempted) }
     }
 }
 
@@ -131,13 +123,13 @@ pub fn current() -> Option<GreenThread> {
 /// an `unpark` that came first makes it return at once, and it may also
 /// return spuriously, so wait in a loop on your own condition.
 pub fn park() {
-    park::park(WaitReason::Park);
+    sched::park::park(WaitReason::Park);
 }
 
 /// Like [`park`], but returns after `dur` at the latest.
 pub fn park_timeout(dur: std::time::Duration) {
     if let Some(deadline) = std::time::Instant::now().checked_add(dur) {
-        park::park_until(deadline, WaitReason::Park);
+        sched::park::park_until(deadline, WaitReason::Park);
     } else {
         park();
     }

@@ -16,8 +16,8 @@ use crate::config::{
 };
 use crate::join::{spawn_on, JoinHandle};
 use crate::sched::context;
-use crate::sched::scheduler::{Config, Scheduler};
 use crate::sched::RuntimeStats;
+use crate::sched::{Config, Scheduler};
 
 /// Configures and builds a [`Runtime`].
 ///

@@ -11,7 +11,7 @@ use std::os::fd::RawFd;
 use std::time::Instant;
 
 use super::socket::Wait;
-use crate::netpoll::Direction;
+use crate::sched::Direction;
 
 /// Blocks until `fd` is ready for `dir` (or has an error or hang-up), or
 /// until `deadline`.

@@ -43,10 +43,10 @@ use mio::Interest;
 use parking_lot::Mutex;
 
 use super::os_wait;
-use crate::netpoll::{Direction, PollDesc};
-use crate::park::{self, Unparker};
-use crate::sched::scheduler::Scheduler;
+use crate::sched::park::{self, Unparker};
+use crate::sched::Scheduler;
 use crate::sched::WaitReason;
+use crate::sched::{Direction, PollDesc};
 
 /// How a wait ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

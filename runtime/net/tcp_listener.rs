@@ -13,7 +13,7 @@ use mio::Interest;
 use super::addr::each_addr;
 use super::socket::Socket;
 use super::TcpStream;
-use crate::netpoll::Direction;
+use crate::sched::Direction;
 
 /// A TCP socket server, listening for connections.
 ///

@@ -12,7 +12,7 @@ use mio::Interest;
 
 use super::addr::each_addr;
 use super::socket::{Socket, Wait};
-use crate::netpoll::Direction;
+use crate::sched::Direction;
 
 /// A TCP stream between a local and a remote socket.
 ///

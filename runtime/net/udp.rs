@@ -12,7 +12,7 @@ use mio::Interest;
 
 use super::addr::{each_addr, first_addr};
 use super::socket::Socket;
-use crate::netpoll::Direction;
+use crate::sched::Direction;
 
 /// A UDP socket.
 ///

@@ -5,7 +5,8 @@
 //! once and reused after the switch — now pointing at another thread's slot.
 //! So every lookup of "the current M / P / G" goes through the
 //! `#[inline(never)]` accessors below, never an inlined TLS read
-//! (DESIGN.md §6a). Call them again after anything that can switch.
+//! (docs/ARCHITECTURE.md, "Thread identity"). Call them again after anything
+//! that can switch.
 
 use std::cell::Cell;
 use std::ptr::{self, NonNull};
@@ -26,8 +27,9 @@ pub(crate) struct MachineContext {
     /// or none, and the M takes whatever is here when the G switches out.
     pub(crate) p: Cell<*mut Processor>,
 
-    /// The G being run (`None` while the M is in its own loop). A fat
-    /// pointer (the G's task is unsized), hence `NonNull` rather than null.
+    /// The G being run (`None` while the M is in its own loop): the thin
+    /// pointer a `GRef` holds (`GRef::as_ptr`), valid for the G's whole
+    /// allocation.
     pub(crate) g: Cell<GPtr>,
 }
 

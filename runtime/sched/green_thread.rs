@@ -15,7 +15,7 @@
 //! alignment, read from the vtable at every deref, and it made the switch
 //! path ~10% longer.)
 //!
-//! # The park protocol (DESIGN.md §3)
+//! # The park protocol
 //! `state` is a three-valued atomic:
 //!
 //! * `RUNNING`  — running, or runnable in some queue;

@@ -1,10 +1,10 @@
 //! M — an OS thread running the scheduling loop on its own native stack
 //! (Go's g0) and resuming Gs.
 //!
-//! `find_runnable` follows DESIGN.md §2 in Go's order: due timers; every 61st
-//! tick the global queue first; `runnext` then the local queue; a batch from
+//! `find_runnable` follows Go's order (docs/ARCHITECTURE.md, "The scheduling
+//! loop"): due timers; every 61st tick the global queue first; `runnext` then the local queue; a batch from
 //! the global queue; a non-blocking netpoll; stealing half of a random
-//! victim's queue (only while few Ms spin, invariant I3); and finally giving
+//! victim's queue (only while few Ms spin, invariant 3); and finally giving
 //! the P back and blocking — in the netpoller (one M at a time, with the
 //! earliest timer as timeout) or on this M's parker.
 
@@ -22,7 +22,7 @@ use super::g_ref::GRef;
 use super::green_thread::{Body, Coro, GreenThread, SwitchRequest};
 use super::processor::Processor;
 use super::scheduler::Scheduler;
-use crate::time::Fired;
+use super::timers::Fired;
 
 /// Every 61st schedule takes from the global queue first so it cannot starve
 /// behind busy local queues (Go: proc.go `schedule`, "schedtick%61 == 0";
@@ -283,7 +283,7 @@ impl Machine {
         let g = self.find_runnable_inner(ctx)?;
         if self.spinning {
             // Found work: stop spinning, and if we were the last spinner
-            // start another so idle Ps keep looking (I3).
+            // start another so idle Ps keep looking (invariant 3).
             self.spinning = false;
             if self.sched.nmspinning.fetch_sub(1, Ordering::SeqCst) == 1 {
                 self.sched.wakep();
@@ -321,7 +321,7 @@ impl Machine {
                 }
             }
 
-            // Nothing anywhere: give the P back (I1, I2).
+            // Nothing anywhere: give the P back (invariants 1 and 2).
             let p = self.p.take().expect("M holds a P");
             ctx.p.set(std::ptr::null_mut());
             {
@@ -341,7 +341,7 @@ impl Machine {
                 self.spinning = false;
                 self.sched.nmspinning.fetch_sub(1, Ordering::SeqCst);
                 // Work may have been queued after our last look, by someone
-                // who saw us spinning and so did not wake anyone (I2).
+                // who saw us spinning and so did not wake anyone (invariant 2).
                 if self.sched.any_work() {
                     if let Some(p) = self.sched.take_idle_p() {
                         self.p = Some(p);

@@ -23,34 +23,64 @@
 //! work so newly runnable Gs start promptly, and Ms that find nothing park, so
 //! an idle runtime uses no CPU.
 //!
-//! # Invariants (each restated where it is relied on)
+//! # Invariants
 //!
-//! 1. A P is owned by exactly one M, or sits in the idle list (scheduler.rs I1).
-//! 2. A runnable G is never stranded: push first, then `wakep`; give up a P
-//!    first, then re-check the queues (scheduler.rs I2).
-//! 3. A G's body is touched only by the M running it; a parked G is handed to
-//!    a waker only after its M has switched away from it (green_thread.rs,
-//!    the park protocol).
-//! 4. Code that may switch never caches the current M/P/G: lookups go through
-//!    the `#[inline(never)]` accessors in `context.rs`.
-//! 5. Timers and the poller never call into the scheduler; they return lists
-//!    of ready Gs, so dependencies run one way: sched → netpoll/time → G.
+//! This is the one list. Code that relies on an invariant cites it by number
+//! and name, e.g. "invariant 2 (no stranded G)"; docs/ARCHITECTURE.md
+//! ("Invariants") links here rather than keeping a copy.
+//!
+//! 1. **P ownership.** A P is owned by exactly one party at every moment: an
+//!    M, the idle list, or its own syscall slot (while its M is in a syscall;
+//!    whoever swaps it out of the slot owns it). `npidle` mirrors the idle
+//!    list's length; both change only under the `idle` lock.
+//! 2. **No stranded G.** Whoever makes a G runnable pushes it first and
+//!    *then* calls `Scheduler::wakep`, which reads `npidle` and `nmspinning`.
+//!    An M that gives up its P increments `npidle` first and *then* re-checks
+//!    the global queue (and, if it was spinning, every P). Both sides use
+//!    `SeqCst`, so at least one of them sees the other's write (the
+//!    store-buffering pairing of Go's `findrunnable`).
+//! 3. **Bounded spinning.** At most one M spins per pair of busy Ps
+//!    (`2 * nmspinning < busy`), so stealing stays cheap when there is little
+//!    to steal; a spinning M that finds work calls `wakep` so that another
+//!    takes its place.
+//! 4. **One runner per G.** A G's body is touched only by the M running it; a
+//!    parked G is handed to a waker only after its M has switched away from it
+//!    (`green_thread.rs`, "The park protocol").
+//! 5. **No cached identity.** Code that may switch never caches the current
+//!    M/P/G: lookups go through the `#[inline(never)]` accessors in
+//!    `context.rs`.
+//! 6. **One-way imports.** Nothing under `sched/` imports the rest of the
+//!    crate, and timers and the poller never call into the scheduler: they
+//!    return lists of ready Gs (`Fired`, `Vec<GRef>`) that the scheduler
+//!    queues. Dependencies run one way: the rest of the crate → `sched` (the
+//!    items re-exported below); inside it, scheduler/machine → netpoll/timers
+//!    → G. Checked in CI by `scripts/check_sched_imports.sh`.
 
 pub(crate) mod context;
 mod g_alloc;
-pub(crate) mod g_ref;
-pub(crate) mod green_thread;
-pub(crate) mod machine;
+mod g_ref;
+mod green_thread;
+mod machine;
+mod netpoll;
 mod overflow;
-pub(crate) mod processor;
-pub(crate) mod registry;
-pub(crate) mod scheduler;
-pub(crate) mod shutdown;
-pub(crate) mod stack;
-pub(crate) mod sysmon;
+pub(crate) mod park;
+mod processor;
+mod registry;
+mod scheduler;
+mod shutdown;
+mod stack;
+mod syscall;
+mod sysmon;
+mod timers;
 mod wait_reason;
 
+// What the rest of the crate may use. Nothing under `sched/` imports a crate
+// module outside it (checked by `scripts/check_sched_imports.sh` in CI).
 pub(crate) use g_ref::GRef;
-pub(crate) use green_thread::GreenThread;
+pub(crate) use green_thread::{cancel_message, GreenThread, SwitchRequest, Task};
+pub(crate) use netpoll::{Direction, PollDesc};
 pub use scheduler::RuntimeStats;
+pub(crate) use scheduler::{Config, Scheduler};
+pub(crate) use syscall::InSyscall;
+pub(crate) use timers::{TimerAction, TimerHandle};
 pub use wait_reason::WaitReason;

@@ -1,19 +1,8 @@
 //! The scheduler's global state (Go's `sched`): all Ps, the idle P and idle M
 //! lists, the global run queue, the spinning-M count, timers and the poller.
 //!
-//! Invariants relied on here and in `machine.rs`:
-//!
-//! * **I1 — a P is owned by exactly one M or sits in `idle.ps`.** `npidle`
-//!   mirrors `idle.ps.len()`; both change only under the `idle` lock.
-//! * **I2 — no runnable G is stranded.** Whoever makes a G runnable pushes it
-//!   first and *then* calls [`Scheduler::wakep`], which reads `npidle` and
-//!   `nmspinning`. An M that gives up its P increments `npidle` first and
-//!   *then* re-checks the global queue (and, if it was spinning, every P).
-//!   Both sides use `SeqCst`, so at least one of them sees the other's write
-//!   (the "delicate dance" of Go's `findrunnable`).
-//! * **I3 — at most one M spins per pair of busy Ps** (`2 * nmspinning <
-//!   busy`), so stealing stays cheap when there is little to steal; a spinning
-//!   M that finds work calls `wakep` so that another takes its place.
+//! Relied on here and in `machine.rs`: invariants 1 (P ownership), 2 (no
+//! stranded G) and 3 (bounded spinning) of `sched/mod.rs`.
 
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -28,11 +17,11 @@ use super::g_alloc::GlobalBlocks;
 use super::g_ref::GRef;
 use super::green_thread::{GreenThreadWith, Task};
 use super::machine::{Machine, MachineParker};
+use super::netpoll::NetPoller;
 use super::processor::{Processor, ProcessorShared};
 use super::registry::Registry;
 use super::stack::StackPool;
-use crate::netpoll::NetPoller;
-use crate::time::{Fired, TimerAction, TimerHandle, Timers};
+use super::timers::{Fired, TimerAction, TimerHandle, Timers};
 
 /// Settings a runtime is built with (validated by `runtime::Builder`).
 #[derive(Debug, Clone)]
@@ -255,7 +244,7 @@ impl Scheduler {
         handle
     }
 
-    /// Starts a spinning M if there is an idle P and nobody spins (I2, I3).
+    /// Starts a spinning M if there is an idle P and nobody spins (invariants 2 and 3).
     #[inline]
     pub(crate) fn wakep(&self) {
         if self.npidle.load(Ordering::SeqCst) == 0 {

@@ -1,4 +1,5 @@
-//! Why a G is parked — printed by traces and deadlock reports (DESIGN.md §6a).
+//! Why a G is parked — printed by traces and deadlock reports
+//! (docs/ARCHITECTURE.md, "Thread identity").
 
 /// The reason a green thread is parked, recorded at every park.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -40,7 +40,7 @@ use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use crate::park::{self, Unparker};
+use crate::sched::park::{self, Unparker};
 use crate::sched::WaitReason;
 
 const WAITING: usize = 0;

@@ -51,7 +51,7 @@ use super::entry::{Entry, Grant, Handed, Slot, SlotRef, WaiterRef, Waiting};
 use super::error::{RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError};
 use super::lock::{SpinGuard, SpinLock};
 use super::token::Token;
-use crate::park::{self, Unparker};
+use crate::sched::park::{self, Unparker};
 use crate::sched::WaitReason;
 use crate::sync::waiter::Waiter;
 

@@ -48,7 +48,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use crate::park::Unparker;
+use crate::sched::park::Unparker;
 use crate::sync::waiter::Waiter;
 
 /// The waiter an entry belongs to: its own (a partner receive), or one

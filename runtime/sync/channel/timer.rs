@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use super::chan::Chan;
 use super::{never, Receiver};
-use crate::time::{add_timer, TimerAction};
+use crate::sched::TimerAction;
+use crate::time::add_timer;
 
 /// A receiver that gets one message, the instant `duration` from now, after
 /// `duration`. Go's `time.After`.

@@ -2,10 +2,11 @@
 //!
 //! Every blocking primitive (join, sleep, channels, locks, the netpoller) is
 //! written once against this module: `Unparker::current()` names whoever is
-//! about to wait, `park`/`park_until` wait, and `Unparker::unpark` wakes. Inside
-//! a green thread only the G parks (DESIGN.md §3); on a plain OS thread the
-//! thread itself blocks (`std::thread::park`). So every primitive works from
-//! Gs, from OS threads, and across the two.
+//! about to wait, `park`/`park_until` wait, and `Unparker::unpark` wakes.
+//! Inside a green thread only the G parks (docs/ARCHITECTURE.md, "Parking and
+//! waking"); on a plain OS thread the thread itself blocks
+//! (`std::thread::park`). So every primitive works from Gs, from OS threads,
+//! and across the two.
 //!
 //! Both kinds of park may return spuriously: callers wait in a loop on their
 //! own condition.
@@ -13,9 +14,11 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::sched::scheduler::Scheduler;
-use crate::sched::{context, GRef, WaitReason};
-use crate::time::TimerAction;
+use super::context;
+use super::g_ref::GRef;
+use super::scheduler::Scheduler;
+use super::timers::TimerAction;
+use super::wait_reason::WaitReason;
 
 /// A handle that wakes one parked G or OS thread.
 #[derive(Clone)]
@@ -61,7 +64,7 @@ impl Unparker {
     }
 
     /// Like `unpark`, but hands a woken G back to the caller instead of
-    /// queueing it (timers and the netpoller return lists; DESIGN.md §4).
+    /// queueing it (timers and the netpoller return lists; invariant 6, one-way imports).
     pub(crate) fn wake_for_list(self) -> Option<GRef> {
         match self {
             Unparker::Green(g) => g.wake().then_some(g),

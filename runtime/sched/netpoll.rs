@@ -9,7 +9,7 @@
 //! trips a `mio::Waker`.
 //!
 //! The poller never calls into the scheduler: it returns the Gs it found ready
-//! as a list and the scheduler queues them (DESIGN.md §4).
+//! as a list and the scheduler queues them (invariant 6, one-way imports, of `sched/mod.rs`).
 //!
 //! # Poll descriptors
 //!
@@ -56,8 +56,8 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
 use parking_lot::Mutex;
 
-use crate::park::Unparker;
-use crate::sched::GRef;
+use super::g_ref::GRef;
+use super::park::Unparker;
 
 const WAKER_TOKEN: Token = Token(usize::MAX);
 /// Events taken per poll (Go's netpoll reads 128 at a time).

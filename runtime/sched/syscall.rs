@@ -1,0 +1,96 @@
+//! The syscall enter/exit protocol (Go: `entersyscall` / `exitsyscall`).
+//!
+//! On entry the M parks its P in the P's syscall slot (one store) and runs
+//! the call without a P. If the call returns quickly, the M swaps its P back
+//! out of the slot (one atomic swap) — no lock, no wake-up. If it blocks
+//! longer than a sysmon tick (~20 µs) while other Gs wait, sysmon swaps the P
+//! out of the slot first and hands it to another M (`sysmon.rs`, the retake),
+//! so those Gs keep running. On return without its P, the M takes any idle P;
+//! failing that, the G is queued on the global run queue and the M goes idle
+//! (invariant 1, P ownership, of `sched/mod.rs`: while the M is in the call
+//! the slot owns the P, and whoever swaps it out owns it next).
+//!
+//! The public wrapper is `greenrt::syscall` (`runtime/syscall.rs`).
+
+use std::marker::PhantomData;
+use std::ptr::NonNull;
+use std::sync::atomic::Ordering;
+
+use super::context;
+use super::green_thread::{GreenThread, SwitchRequest};
+use super::processor::ProcessorShared;
+use super::scheduler::Scheduler;
+
+/// Proof that the running G has entered a syscall: its P sits in the slot.
+/// [`exit`](Self::exit) takes a P back. `!Send`: the exit must run on the
+/// thread that entered (the G cannot switch while it is in a syscall).
+pub(crate) struct InSyscall {
+    g: NonNull<GreenThread>,
+    sched: *const Scheduler,
+    shared: *const ProcessorShared,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl InSyscall {
+    /// Enters a syscall: parks this M's P in its syscall slot. `None` when
+    /// there is nothing to hand off (not in a G, no P, already in a syscall).
+    pub(crate) fn enter() -> Option<InSyscall> {
+        let ctx = context::current();
+        if ctx.is_null() {
+            return None;
+        }
+        // SAFETY: a non-null context is the live MachineContext of this
+        // thread's M (context.rs); the scheduler outlives it.
+        let (ctx_ref, sched) = unsafe { (&*ctx, &*(*ctx).sched) };
+        let p = ctx_ref.p.get();
+        let g = ctx_ref.g.get()?;
+        // SAFETY: `g` is the running G, alive while it runs.
+        let g_ref = unsafe { g.as_ref() };
+        if p.is_null() || g_ref.in_syscall.get() {
+            return None;
+        }
+        // SAFETY: `p` is the P lent to this G by its M (context.rs).
+        let shared: &ProcessorShared = &sched.ps[unsafe { (*p).id }];
+        let tick = shared.syscall_tick.load(Ordering::Relaxed);
+        shared
+            .syscall_tick
+            .store(tick.wrapping_add(1), Ordering::Relaxed);
+        shared.syscall_slot.store(p, Ordering::Release);
+        ctx_ref.p.set(std::ptr::null_mut());
+        g_ref.in_syscall.set(true);
+        Some(InSyscall {
+            g,
+            sched,
+            shared,
+            _not_send: PhantomData,
+        })
+    }
+
+    /// Leaves the syscall with a P: the one in the slot if sysmon did not
+    /// take it, else an idle one, else the G queues globally and waits for
+    /// an M to lend it one.
+    pub(crate) fn exit(self) {
+        // The G did not switch during the call (runtime waits panic there),
+        // so this is still the same thread and context; read it again anyway
+        // (invariant 5, no cached identity, of sched/mod.rs).
+        let ctx = context::current();
+        // SAFETY: as in `enter`; the G, its scheduler and its P's shared
+        // half are kept alive by the M running this G.
+        let (ctx_ref, g, sched, shared) =
+            unsafe { (&*ctx, self.g.as_ref(), &*self.sched, &*self.shared) };
+        g.in_syscall.set(false);
+        let back = shared
+            .syscall_slot
+            .swap(std::ptr::null_mut(), Ordering::AcqRel);
+        if !back.is_null() {
+            // Fast path: nobody took the P.
+            ctx_ref.p.set(back);
+        } else if let Some(p) = sched.take_idle_p() {
+            ctx_ref.p.set(Box::into_raw(p));
+        } else {
+            // No P free: queue this G globally and let the M go idle; the M
+            // that resumes us lends us its P.
+            g.switch_out(SwitchRequest::NeedsP);
+        }
+    }
+}
