@@ -52,7 +52,7 @@ struct Handoff {
 }
 
 impl MachineParker {
-    fn new() -> Arc<Self> {
+    pub(crate) fn new() -> Arc<Self> {
         Arc::new(MachineParker {
             state: Mutex::new(Handoff::default()),
             cv: Condvar::new(),
@@ -136,13 +136,12 @@ impl Machine {
         }
         if self.spinning {
             self.spinning = false;
-            self.sched.nmspinning.fetch_sub(1, Ordering::SeqCst);
+            self.sched.idle.stop_spinning();
         }
         if let Some(p) = self.p.take() {
+            // Shutdown: what is still queued is drained by `shutdown`.
             ctx.p.set(std::ptr::null_mut());
-            let mut idle = self.sched.idle.lock();
-            idle.ps.push(p);
-            self.sched.npidle.fetch_add(1, Ordering::SeqCst);
+            self.sched.idle.lock().put_p_unrun(p);
         }
         context::install(prev);
         self.sched.machine_exited();
@@ -285,7 +284,7 @@ impl Machine {
             // Found work: stop spinning, and if we were the last spinner
             // start another so idle Ps keep looking (invariant 3).
             self.spinning = false;
-            if self.sched.nmspinning.fetch_sub(1, Ordering::SeqCst) == 1 {
+            if self.sched.idle.stop_spinning() {
                 self.sched.wakep();
             }
         }
@@ -310,11 +309,11 @@ impl Machine {
             if let Some(g) = self.poll_network() {
                 return Some(g);
             }
-            let busy = self.sched.procs() - self.sched.npidle.load(Ordering::SeqCst);
-            if self.spinning || 2 * self.sched.nmspinning.load(Ordering::SeqCst) < busy {
+            let busy = self.sched.procs() - self.sched.idle.npidle();
+            if self.spinning || 2 * self.sched.idle.nmspinning() < busy {
                 if !self.spinning {
                     self.spinning = true;
-                    self.sched.nmspinning.fetch_add(1, Ordering::SeqCst);
+                    self.sched.idle.start_spinning();
                 }
                 if let Some(g) = self.steal_work() {
                     return Some(g);
@@ -326,11 +325,10 @@ impl Machine {
             ctx.p.set(std::ptr::null_mut());
             {
                 let mut idle = self.sched.idle.lock();
-                idle.ps.push(p);
-                self.sched.npidle.fetch_add(1, Ordering::SeqCst);
+                idle.put_p(p);
+                // Invariant 2: `npidle` was raised (SeqCst) before this look.
                 if !self.sched.global.is_empty() {
-                    self.p = idle.ps.pop();
-                    self.sched.npidle.fetch_sub(1, Ordering::SeqCst);
+                    self.p = idle.take_p();
                     drop(idle);
                     self.sched.sysmon.kick();
                     self.sync_ctx(ctx);
@@ -339,7 +337,7 @@ impl Machine {
             }
             if self.spinning {
                 self.spinning = false;
-                self.sched.nmspinning.fetch_sub(1, Ordering::SeqCst);
+                self.sched.idle.stop_spinning();
                 // Work may have been queued after our last look, by someone
                 // who saw us spinning and so did not wake anyone (invariant 2).
                 if self.sched.any_work() {
@@ -347,7 +345,7 @@ impl Machine {
                         self.p = Some(p);
                         self.sync_ctx(ctx);
                         self.spinning = true;
-                        self.sched.nmspinning.fetch_add(1, Ordering::SeqCst);
+                        self.sched.idle.start_spinning();
                         continue 'top;
                     }
                 }
@@ -510,19 +508,16 @@ impl Machine {
                 if self.sched.is_shutdown() {
                     return false;
                 }
-                idle.ms.push(self.parker.clone());
+                idle.put_m(self.parker.clone());
             }
             let (p, spinning) = match self.parker.wait(self.sched.config.machine_idle_timeout) {
                 Some(handed) => handed,
                 None => {
                     // Idle too long: leave, unless a waker already took us off
                     // the idle list — then its hand-off is on the way.
-                    let mut idle = self.sched.idle.lock();
-                    if let Some(i) = idle.ms.iter().position(|m| Arc::ptr_eq(m, &self.parker)) {
-                        idle.ms.swap_remove(i);
+                    if self.sched.idle.lock().remove_m(&self.parker) {
                         return false;
                     }
-                    drop(idle);
                     self.parker
                         .wait(Duration::MAX)
                         .expect("an untimed wait ends with a hand-off")

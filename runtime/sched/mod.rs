@@ -60,6 +60,7 @@ pub(crate) mod context;
 mod g_alloc;
 mod g_ref;
 mod green_thread;
+mod idle;
 mod machine;
 mod netpoll;
 mod overflow;

@@ -16,7 +16,8 @@ use super::context;
 use super::g_alloc::GlobalBlocks;
 use super::g_ref::GRef;
 use super::green_thread::{GreenThreadWith, Task};
-use super::machine::{Machine, MachineParker};
+use super::idle::{Idle, IdleGuard};
+use super::machine::Machine;
 use super::netpoll::NetPoller;
 use super::processor::{Processor, ProcessorShared};
 use super::registry::Registry;
@@ -40,22 +41,13 @@ pub(crate) struct Config {
     pub(crate) time_slice: Duration,
 }
 
-pub(crate) struct Idle {
-    // Boxed: an M's context points at its P, so a P must not move when the
-    // idle list reallocates.
-    #[allow(clippy::vec_box)]
-    pub(crate) ps: Vec<Box<Processor>>,
-    pub(crate) ms: Vec<Arc<MachineParker>>,
-}
-
 pub(crate) struct Scheduler {
     me: Weak<Scheduler>,
     pub(crate) config: Config,
     pub(crate) global: Injector<GRef>,
     pub(crate) ps: Box<[Arc<ProcessorShared>]>,
-    pub(crate) idle: Mutex<Idle>,
-    pub(crate) npidle: AtomicUsize,
-    pub(crate) nmspinning: AtomicUsize,
+    /// Idle Ps, idle Ms and spinning Ms (`idle.rs`).
+    pub(crate) idle: Idle,
     pub(crate) timers: Arc<Timers>,
     pub(crate) netpoll: NetPoller,
     pub(crate) stacks: StackPool,
@@ -84,7 +76,6 @@ impl Scheduler {
         }
         // Idle Ps are handed out from the back: start with P0 on top.
         ps.reverse();
-        let procs = config.procs;
         Ok(Arc::new_cyclic(|me| Scheduler {
             me: me.clone(),
             stacks: StackPool::new(config.stack_size),
@@ -92,9 +83,7 @@ impl Scheduler {
             config,
             global: Injector::new(),
             ps: shared.into_boxed_slice(),
-            idle: Mutex::new(Idle { ps, ms: Vec::new() }),
-            npidle: AtomicUsize::new(procs),
-            nmspinning: AtomicUsize::new(0),
+            idle: Idle::new(ps),
             timers: Timers::new(),
             netpoll,
             registry: Registry::new(),
@@ -247,15 +236,10 @@ impl Scheduler {
     /// Starts a spinning M if there is an idle P and nobody spins (invariants 2 and 3).
     #[inline]
     pub(crate) fn wakep(&self) {
-        if self.npidle.load(Ordering::SeqCst) == 0 {
+        if self.idle.npidle() == 0 {
             return;
         }
-        if self.nmspinning.load(Ordering::SeqCst) != 0
-            || self
-                .nmspinning
-                .compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst)
-                .is_err()
-        {
+        if self.idle.nmspinning() != 0 || !self.idle.try_start_first_spinner() {
             return;
         }
         self.startm(true);
@@ -266,24 +250,20 @@ impl Scheduler {
     pub(crate) fn startm(&self, spinning: bool) {
         let p = {
             let mut idle = self.idle.lock();
-            match idle.ps.pop() {
-                Some(p) if !self.is_shutdown() => {
-                    self.npidle.fetch_sub(1, Ordering::SeqCst);
-                    self.sysmon.kick();
-                    Some(p)
-                }
-                other => {
-                    if let Some(p) = other {
-                        idle.ps.push(p);
-                    }
-                    None
-                }
+            // Shutdown is decided under this lock (`shutdown`).
+            if self.is_shutdown() {
+                None
+            } else {
+                idle.take_p()
             }
         };
         match p {
-            Some(p) => self.start_m_with(p, spinning),
+            Some(p) => {
+                self.sysmon.kick();
+                self.start_m_with(p, spinning)
+            }
             None if spinning => {
-                self.nmspinning.fetch_sub(1, Ordering::SeqCst);
+                self.idle.stop_spinning();
             }
             None => {}
         }
@@ -295,7 +275,7 @@ impl Scheduler {
     pub(crate) fn start_m_with(&self, p: Box<Processor>, spinning: bool) {
         let mut idle = self.idle.lock();
         if !self.is_shutdown() {
-            if let Some(m) = idle.ms.pop() {
+            if let Some(m) = idle.take_m() {
                 drop(idle);
                 m.hand_off(Some(p), spinning);
                 return;
@@ -309,25 +289,21 @@ impl Scheduler {
                         eprintln!(
                             "greenrt: could not start a machine thread: {e}; continuing with fewer"
                         );
-                        return self.park_p(idle, p, spinning);
+                        return self.park_p_unrun(idle, p, spinning);
                     }
                 }
             }
         }
-        self.park_p(idle, p, spinning)
+        self.park_p_unrun(idle, p, spinning)
     }
 
-    fn park_p(
-        &self,
-        mut idle: parking_lot::MutexGuard<'_, Idle>,
-        p: Box<Processor>,
-        spinning: bool,
-    ) {
-        idle.ps.push(p);
-        self.npidle.fetch_add(1, Ordering::SeqCst);
+    /// Parks `p`, which may still have queued work, because no M can run
+    /// it now; a spinning M that was to run it is no longer counted.
+    fn park_p_unrun(&self, mut idle: IdleGuard<'_>, p: Box<Processor>, spinning: bool) {
+        idle.put_p_unrun(p);
         drop(idle);
         if spinning {
-            self.nmspinning.fetch_sub(1, Ordering::SeqCst);
+            self.idle.stop_spinning();
         }
     }
 
@@ -373,31 +349,22 @@ impl Scheduler {
     pub(crate) fn handoff_p(&self, p: Box<Processor>) {
         if self.is_shutdown() {
             let idle = self.idle.lock();
-            return self.park_p(idle, p, false);
+            return self.park_p_unrun(idle, p, false);
         }
         if p.shared.has_work() || !self.global.is_empty() {
             return self.start_m_with(p, false);
         }
         // No work: if nobody spins or idles, start a spinning M so new work
         // is noticed promptly; otherwise just park the P.
-        if self.nmspinning.load(Ordering::SeqCst) + self.npidle.load(Ordering::SeqCst) == 0
-            && self
-                .nmspinning
-                .compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst)
-                .is_ok()
-        {
+        if self.idle.nmspinning() + self.idle.npidle() == 0 && self.idle.try_start_first_spinner() {
             return self.start_m_with(p, true);
         }
-        let idle = self.idle.lock();
-        self.park_p(idle, p, false)
+        self.idle.lock().put_p(p);
     }
 
     /// Takes an idle P, if any.
     pub(crate) fn take_idle_p(&self) -> Option<Box<Processor>> {
-        let mut idle = self.idle.lock();
-        let p = idle.ps.pop()?;
-        self.npidle.fetch_sub(1, Ordering::SeqCst);
-        drop(idle);
+        let p = self.idle.lock().take_p()?;
         self.sysmon.kick();
         Some(p)
     }
@@ -427,7 +394,7 @@ impl Scheduler {
             if self.shutdown.swap(true, Ordering::AcqRel) {
                 return;
             }
-            std::mem::take(&mut idle.ms)
+            idle.take_all_ms()
         };
         for m in parked {
             m.hand_off(None, false);
@@ -455,7 +422,7 @@ impl Scheduler {
             out.push(g);
         }
         let mut idle = self.idle.lock();
-        for p in idle.ps.iter_mut() {
+        for p in idle.ps_mut() {
             out.extend(p.drain());
             self.stacks.put_all(p.stacks.get_mut());
         }
@@ -492,16 +459,13 @@ pub struct RuntimeStats {
 impl Scheduler {
     /// A snapshot of the counters.
     pub(crate) fn stats(&self) -> RuntimeStats {
-        let (idle_procs, idle_machines) = {
-            let idle = self.idle.lock();
-            (idle.ps.len(), idle.ms.len())
-        };
+        let (idle_procs, idle_machines) = self.idle.lock().counts();
         RuntimeStats {
             procs: self.procs(),
             idle_procs,
             machines: self.mcount.load(Ordering::SeqCst),
             idle_machines,
-            spinning_machines: self.nmspinning.load(Ordering::SeqCst),
+            spinning_machines: self.idle.nmspinning(),
             in_syscall: self
                 .ps
                 .iter()

@@ -248,7 +248,7 @@ impl Sysmon {
     }
 
     fn all_idle(&self) -> bool {
-        self.sched.npidle.load(Ordering::SeqCst) == self.sched.procs()
+        self.sched.idle.npidle() == self.sched.procs()
     }
 
     /// Retakes Ps from long syscalls and flags long-running Gs. Returns
@@ -270,9 +270,7 @@ impl Sysmon {
                     // it and other Ms could pick up new work anyway.
                     let nothing_waits = !ps.has_work()
                         && sched.global.is_empty()
-                        && sched.nmspinning.load(Ordering::SeqCst)
-                            + sched.npidle.load(Ordering::SeqCst)
-                            > 0;
+                        && sched.idle.nmspinning() + sched.idle.npidle() > 0;
                     if age >= SYSCALL_RETAKE_AFTER
                         && (!nothing_waits || age >= SYSCALL_RETAKE_ALWAYS_AFTER)
                     {
