@@ -23,6 +23,7 @@
 //! open `runtime/sched/mod.rs`.
 
 #![warn(missing_docs)]
+#![warn(unsafe_op_in_unsafe_fn)]
 
 pub mod config;
 pub mod coop;

@@ -73,7 +73,8 @@ unsafe fn cancel<B: Task>(g: NonNull<GreenThread>, message: String) {
 /// `g` is a `GRef`'s pointer to a `GreenThreadWith<B>` whose last reference
 /// was just given up (nobody can reach it any more).
 unsafe fn destroy<B: Task>(g: NonNull<GreenThread>) {
-    let whole = whole::<B>(g);
+    // SAFETY: a `GRef`'s pointer to a `GreenThreadWith<B>`, per the contract.
+    let whole = unsafe { whole::<B>(g) };
     // SAFETY: per the contract we own the G exclusively. The scheduler
     // reference is taken out first (the header keeps it in a `ManuallyDrop`
     // that its own drop leaves alone): it keeps the runtime's block lists

@@ -218,7 +218,9 @@ impl GreenThread {
     /// path after all Ms have stopped (see the `Send` impl).
     #[allow(clippy::mut_from_ref)]
     pub(crate) unsafe fn body_mut(&self) -> &mut Body {
-        &mut *self.body.get()
+        // SAFETY: per the contract the caller is the only party touching the
+        // body now (invariant 4, one runner per G), so this `&mut` is unique.
+        unsafe { &mut *self.body.get() }
     }
 
     pub(crate) fn set_yielder(&self, y: *const GreenYielder) {
