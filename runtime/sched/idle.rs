@@ -138,6 +138,7 @@ impl IdleGuard<'_> {
             "P{} is already idle",
             p.id
         );
+        p.shared.counters.busy.stop();
         self.lists.ps.push(p);
         self.idle.npidle.fetch_add(1, Ordering::SeqCst);
         self.check();
@@ -147,6 +148,7 @@ impl IdleGuard<'_> {
     pub(crate) fn take_p(&mut self) -> Option<Box<Processor>> {
         let p = self.lists.ps.pop()?;
         self.idle.npidle.fetch_sub(1, Ordering::SeqCst);
+        p.shared.counters.busy.start();
         self.check();
         Some(p)
     }

@@ -189,11 +189,19 @@ impl Machine {
         match step {
             Step::Yielded => self.p().local.push(g),
             Step::Preempted => {
+                if let Some(p) = self.p.as_deref() {
+                    p.shared.counters.preemptions.bump();
+                }
                 self.sched.global.push(g);
                 self.sched.wakep();
             }
             // Parked: whoever wakes it holds another reference.
-            Step::Parked => drop(g),
+            Step::Parked => {
+                if let Some(p) = self.p.as_deref() {
+                    p.shared.counters.parks.bump();
+                }
+                drop(g)
+            }
             Step::Finished => {
                 if let Some(p) = self.p.as_deref() {
                     let f = &p.shared.finished;
@@ -412,6 +420,12 @@ impl Machine {
     /// Steals half of a random victim's queue; in the last round, a running
     /// P's `runnext` too.
     fn steal_work(&mut self) -> Option<GRef> {
+        let g = self.steal_any()?;
+        self.p().shared.counters.steals.bump();
+        Some(g)
+    }
+
+    fn steal_any(&mut self) -> Option<GRef> {
         let n = self.sched.ps.len();
         let me = self.p().id;
         for round in 0..STEAL_TRIES {

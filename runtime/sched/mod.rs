@@ -57,6 +57,7 @@
 //!    → G. Checked in CI by `scripts/check_sched_imports.sh`.
 
 pub(crate) mod context;
+mod counters;
 mod g_alloc;
 mod g_ref;
 mod green_thread;

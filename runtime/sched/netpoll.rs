@@ -201,6 +201,9 @@ pub(crate) struct NetPoller {
     /// When a poll last returned, in nanoseconds since `created`.
     last_poll: AtomicU64,
     created: Instant,
+    /// Gs this poller made runnable, since start (written by the poller
+    /// only, under the poll lock).
+    wakeups: AtomicU64,
 }
 
 impl NetPoller {
@@ -217,6 +220,7 @@ impl NetPoller {
             waiters: AtomicUsize::new(0),
             last_poll: AtomicU64::new(0),
             created: Instant::now(),
+            wakeups: AtomicU64::new(0),
         })
     }
 
@@ -285,6 +289,11 @@ impl NetPoller {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => eprintln!("greenrt: netpoll failed: {e}"),
+        }
+        if !ready.is_empty() {
+            // Only the poller writes (we hold the poll lock).
+            let total = self.wakeups.load(Ordering::Relaxed) + ready.len() as u64;
+            self.wakeups.store(total, Ordering::Relaxed);
         }
         Some(ready)
     }
@@ -385,6 +394,11 @@ impl NetPoller {
             woken.append(&mut list);
         }
         woken
+    }
+
+    /// Gs made runnable by polls since start.
+    pub(crate) fn wakeups(&self) -> u64 {
+        self.wakeups.load(Ordering::Relaxed)
     }
 
     /// True when some G waits for a socket (worth a non-blocking poll).

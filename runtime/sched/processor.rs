@@ -6,6 +6,7 @@
 //! stack cache need no locks. The parts other Ms touch — the steal end of the
 //! queue and `runnext` — live in [`ProcessorShared`], indexed by P id.
 
+use super::counters::PCounters;
 use std::cell::{Cell, RefCell};
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
@@ -38,6 +39,8 @@ pub(crate) struct ProcessorShared {
     /// and finish on another, so only the sums over all Ps mean anything).
     pub(crate) started: AtomicU64,
     pub(crate) finished: AtomicU64,
+    /// Cumulative event counts and busy time (owner-written, `counters.rs`).
+    pub(crate) counters: PCounters,
 }
 
 impl ProcessorShared {
@@ -125,6 +128,7 @@ impl Processor {
             syscall_tick: AtomicU64::new(0),
             started: AtomicU64::new(0),
             finished: AtomicU64::new(0),
+            counters: PCounters::default(),
         });
         let p = Box::new(Processor {
             id,

@@ -13,6 +13,7 @@ use crossbeam_deque::{Injector, Steal};
 use parking_lot::Mutex;
 
 use super::context;
+use super::counters::SharedCounters;
 use super::g_alloc::GlobalBlocks;
 use super::g_ref::GRef;
 use super::green_thread::{GreenThreadWith, Task};
@@ -54,6 +55,8 @@ pub(crate) struct Scheduler {
     /// Memory of dropped Gs, for reuse (`g_alloc.rs`).
     pub(crate) gblocks: GlobalBlocks,
     pub(crate) registry: Registry,
+    /// Counts kept outside any P (`counters.rs`).
+    pub(crate) counters: SharedCounters,
     shutdown: AtomicBool,
     next_gid: AtomicU64,
     next_mid: AtomicUsize,
@@ -87,6 +90,7 @@ impl Scheduler {
             timers: Timers::new(),
             netpoll,
             registry: Registry::new(),
+            counters: SharedCounters::default(),
             shutdown: AtomicBool::new(false),
             next_gid: AtomicU64::new(1),
             next_mid: AtomicUsize::new(0),
@@ -119,6 +123,13 @@ impl Scheduler {
         let id = self.next_gid.fetch_add(1, Ordering::Relaxed);
         let g = GreenThreadWith::new(id, name, self.clone(), task);
         let p = local_p(self);
+        // SAFETY: `p` is null or this thread's own P, valid while we run here.
+        match unsafe { p.as_ref() } {
+            Some(p) => p.shared.counters.spawned.bump(),
+            None => {
+                self.counters.spawned_off_p.fetch_add(1, Ordering::Relaxed);
+            }
+        }
         let (queued, handle) = {
             // SAFETY: `local_p` returns this thread's own P (or null), and
             // nothing here switches.
@@ -454,6 +465,27 @@ pub struct RuntimeStats {
     pub local_queues: Vec<usize>,
     /// Started green threads that have not finished.
     pub live_green_threads: usize,
+
+    // Cumulative totals since the runtime started (they only grow).
+    /// Green threads spawned.
+    pub spawned: u64,
+    /// Parks committed (a G blocked and gave its P to others).
+    pub parks: u64,
+    /// Successful steals from another processor's queue (a batch counts
+    /// once).
+    pub steals: u64,
+    /// Preemption requests honoured: a G that had run a whole time slice
+    /// yielded at a checkpoint.
+    pub preemptions: u64,
+    /// Processors sysmon took from green threads blocked in
+    /// `greenrt::syscall` and handed to another machine.
+    pub syscall_handoffs: u64,
+    /// Green threads the netpoller made runnable (socket readiness).
+    pub netpoll_wakeups: u64,
+    /// Each processor's busy time: how long it was out of the idle list
+    /// (running green threads, looking for work, or lent to a syscall);
+    /// tokio's `worker_total_busy_duration`.
+    pub busy: Vec<std::time::Duration>,
 }
 
 impl Scheduler {
@@ -490,7 +522,20 @@ impl Scheduler {
                     .sum();
                 started.saturating_sub(finished) as usize
             },
+            spawned: self.counters.spawned_off_p.load(Ordering::Relaxed)
+                + self.sum(|c| c.spawned.get()),
+            parks: self.sum(|c| c.parks.get()),
+            steals: self.sum(|c| c.steals.get()),
+            preemptions: self.sum(|c| c.preemptions.get()),
+            syscall_handoffs: self.counters.syscall_handoffs.load(Ordering::Relaxed),
+            netpoll_wakeups: self.netpoll.wakeups(),
+            busy: self.ps.iter().map(|p| p.counters.busy.total()).collect(),
         }
+    }
+
+    /// Sums one per-P counter over all Ps.
+    fn sum(&self, count: impl Fn(&super::counters::PCounters) -> u64) -> u64 {
+        self.ps.iter().map(|p| count(&p.counters)).sum()
     }
 }
 

@@ -280,6 +280,10 @@ impl Sysmon {
                             // there by `syscall` (`Box::into_raw`); the swap
                             // made us its only owner.
                             let p = unsafe { Box::from_raw(raw) };
+                            sched
+                                .counters
+                                .syscall_handoffs
+                                .fetch_add(1, Ordering::Relaxed);
                             sched.handoff_p(p);
                             acted = true;
                         }
