@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use common::{runtime, stress, Watchdog, PROCS};
+use common::{rt_test, runtime, stress, Watchdog, PROCS};
 use greenrt::GreenThread;
 
 /// Two green threads taking turns on a counter, waking each other with
@@ -123,9 +123,9 @@ fn a_pending_permit_never_hides_a_new_wake() {
     );
 }
 
-#[test]
-fn unpark_before_park_is_not_lost() {
-    for procs in PROCS {
+rt_test!(unpark_before_park_is_not_lost);
+fn unpark_before_park_is_not_lost(procs: usize) {
+    {
         let rt = runtime(procs);
         rt.block_on(|| {
             let me = greenrt::current().unwrap();

@@ -5,11 +5,11 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{runtime, Watchdog, PROCS};
+use common::{rt_test, runtime, Watchdog, PROCS};
 
-#[test]
-fn sleepers_wake_in_deadline_order_and_never_early() {
-    for procs in PROCS {
+rt_test!(sleepers_wake_in_deadline_order_and_never_early);
+fn sleepers_wake_in_deadline_order_and_never_early(procs: usize) {
+    {
         let _w = Watchdog::new("sleep order", Duration::from_secs(30));
         let rt = runtime(procs);
         let log = rt.block_on(|| {

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{runtime, stress, Watchdog, PROCS};
+use common::{rt_test, runtime, stress, until_parked, Watchdog, PROCS};
 use greenrt::sync::{
     bounded, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard, Semaphore,
     SemaphorePermit, WaitGroup,
@@ -126,13 +126,6 @@ fn mutex_queued_waiter_bounded_hand_offs_across_processors() {
                 );
             }
         });
-    }
-}
-
-/// Yields until every handle's green thread is parked for `reason`.
-fn until_parked<T>(handles: &[greenrt::JoinHandle<T>], reason: WaitReason) {
-    while !handles.iter().all(|h| h.thread().wait_reason() == reason) {
-        greenrt::yield_now();
     }
 }
 
@@ -310,10 +303,10 @@ fn rwlock_api_and_os_threads() {
     assert_eq!(*l.read(), 2000);
 }
 
-#[test]
-fn condvar_notify_one_and_all() {
+rt_test!(condvar_notify_one_and_all);
+fn condvar_notify_one_and_all(procs: usize) {
     let _w = Watchdog::new("condvar", LIMIT);
-    for procs in PROCS {
+    {
         runtime(procs).block_on(|| {
             let state = Arc::new((Mutex::new(0u32), Condvar::new()));
             let waiters: Vec<_> = (0..6)
@@ -405,10 +398,10 @@ fn condvar_between_os_thread_and_green_thread() {
     assert!(*g);
 }
 
-#[test]
-fn wait_group_waits_for_all() {
+rt_test!(wait_group_waits_for_all);
+fn wait_group_waits_for_all(procs: usize) {
     let _w = Watchdog::new("wait_group", LIMIT);
-    for procs in PROCS {
+    {
         runtime(procs).block_on(|| {
             let wg = Arc::new(WaitGroup::new());
             let done = Arc::new(AtomicUsize::new(0));

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{runtime, stress, Watchdog, PROCS};
+use common::{rt_test, runtime, stress, Watchdog, PROCS};
 use greenrt::sync::{
     after, at, bounded, never, tick, unbounded, Receiver, RecvError, Select, SendError, Sender,
 };
@@ -116,10 +116,10 @@ fn default_never_blocks() {
     });
 }
 
-#[test]
-fn default_timeout_fires_after_the_timeout() {
+rt_test!(default_timeout_fires_after_the_timeout);
+fn default_timeout_fires_after_the_timeout(procs: usize) {
     let _w = Watchdog::new("default_timeout", LIMIT);
-    for procs in PROCS {
+    {
         runtime(procs).block_on(|| {
             let (_tx, rx) = unbounded::<i32>();
             let start = Instant::now();
@@ -153,10 +153,10 @@ fn default_timeout_does_not_fire_when_a_message_arrives() {
     });
 }
 
-#[test]
-fn send_arms() {
+rt_test!(send_arms);
+fn send_arms(procs: usize) {
     let _w = Watchdog::new("send_arms", LIMIT);
-    for procs in PROCS {
+    {
         runtime(procs).block_on(|| {
             // Buffered: room reserved, then filled.
             let (tx, rx) = bounded(1);
@@ -309,10 +309,10 @@ fn select_stress_exactly_once() {
     }
 }
 
-#[test]
-fn after_at_never_and_tick_arms() {
+rt_test!(after_at_never_and_tick_arms);
+fn after_at_never_and_tick_arms(procs: usize) {
     let _w = Watchdog::new("timer_arms", LIMIT);
-    for procs in PROCS {
+    {
         runtime(procs).block_on(|| {
             let start = Instant::now();
             let (_tx, rx) = unbounded::<i32>();
@@ -408,10 +408,10 @@ fn dynamic_select_api() {
     assert!(format!("{:?}", Select::default()).contains("Select"));
 }
 
-#[test]
-fn ready_wakes_when_an_operation_becomes_ready() {
+rt_test!(ready_wakes_when_an_operation_becomes_ready);
+fn ready_wakes_when_an_operation_becomes_ready(procs: usize) {
     let _w = Watchdog::new("ready", LIMIT);
-    for procs in PROCS {
+    {
         runtime(procs).block_on(|| {
             let (tx, rx) = bounded::<i32>(0);
             let (_tx2, rx2) = unbounded::<i32>();

@@ -6,6 +6,7 @@
 //! concurrency matrix), `rt_test!(name, procs_2 = 2, procs_4 = 4);` at the
 //! listed values only.
 
+#[allow(unused_macros)]
 macro_rules! rt_test {
     ($name:ident) => {
         $crate::common::rt_test!($name, procs_1 = 1, procs_2 = 2, procs_4 = 4);
