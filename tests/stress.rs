@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{rt_test, runtime, stress, Watchdog, PROCS};
+use common::{rt_test, runtime, stress, Watchdog};
 
 /// A spawn tree `depth` levels deep, `fan` wide, mixing yields and short
 /// sleeps; returns the number of nodes.

@@ -8,9 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{
-    rt_test, runtime, stress, until_parked, until_parked_from_os_thread, Watchdog, PROCS,
-};
+use common::{rt_test, runtime, stress, until_parked, until_parked_from_os_thread, Watchdog};
 use greenrt::sync::{
     bounded, channel, never, unbounded, Receiver, RecvError, RecvTimeoutError, SendError,
     SendTimeoutError, Sender, TryRecvError, TrySendError,
@@ -153,14 +151,14 @@ fn mpmc_mixed_os_threads_and_green_threads() {
     }
 }
 
+rt_test!(rendezvous_send_waits_for_receiver);
 /// A send on bounded(0) returns only once a receiver has taken the value:
 /// the receiver checks, before each receive, that the sender has not
 /// finished more sends than were received.
-#[test]
-fn rendezvous_send_waits_for_receiver() {
+fn rendezvous_send_waits_for_receiver(procs: usize) {
     let _w = Watchdog::new("rendezvous", LIMIT);
     let n = stress(500);
-    for procs in PROCS {
+    {
         let rt = runtime(procs);
         for os_sender in [false, true] {
             let (tx, rx) = bounded::<usize>(0);
@@ -539,14 +537,14 @@ fn recv_all<T>(rx: &Receiver<T>, timed: bool) -> Vec<T> {
     }
 }
 
+rt_test!(rendezvous_stress_os_and_green_threads_with_timeouts);
 /// bounded(0) between OS threads and green threads at procs 1, 2 and 4,
 /// half of each side using short timeouts: every message arrives exactly
 /// once, in per-producer order as each consumer sees it.
-#[test]
-fn rendezvous_stress_os_and_green_threads_with_timeouts() {
+fn rendezvous_stress_os_and_green_threads_with_timeouts(procs: usize) {
     let _w = Watchdog::new("rendezvous_stress", LIMIT);
     let n = stress(if cfg!(debug_assertions) { 500 } else { 3_000 });
-    for procs in PROCS {
+    {
         let rt = runtime(procs);
         let (tx, rx) = bounded::<(usize, usize)>(0);
         let mut os_tx = Vec::new();
@@ -668,14 +666,14 @@ fn plain_waiters_unwound_at_shutdown_leave_the_queues(procs: usize) {
     }
 }
 
+rt_test!(select_send_arm_committing_to_a_plain_receiver);
 /// A select's send arm that commits to a parked plain receiver, then is
 /// dropped without sending, sends that receiver back to waiting; one that
 /// completes hands it the message.
-#[test]
-fn select_send_arm_committing_to_a_plain_receiver() {
+fn select_send_arm_committing_to_a_plain_receiver(procs: usize) {
     use greenrt::sync::Select;
     let _w = Watchdog::new("select_to_plain_receiver", LIMIT);
-    for procs in PROCS {
+    {
         let rt = runtime(procs);
         let (tx, rx) = bounded::<u32>(0);
         let receiver = rt.spawn(move || (rx.recv(), rx.recv()));

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{rt_test, runtime, stress, Watchdog, PROCS};
+use common::{rt_test, runtime, stress, Watchdog};
 use greenrt::sync::{
     after, at, bounded, never, tick, unbounded, Receiver, RecvError, Select, SendError, Sender,
 };
@@ -18,11 +18,11 @@ fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
-#[test]
-fn fairness_between_two_ready_arms() {
+rt_test!(fairness_between_two_ready_arms);
+fn fairness_between_two_ready_arms(procs: usize) {
     let _w = Watchdog::new("fairness", LIMIT);
     const ROUNDS: usize = 10_000;
-    for procs in PROCS {
+    {
         let (a, b) = runtime(procs).block_on(|| {
             let (tx1, rx1) = unbounded();
             let (tx2, rx2) = unbounded();
@@ -192,13 +192,13 @@ fn send_arms(procs: usize) {
     }
 }
 
+rt_test!(selects_pair_with_each_other_on_rendezvous_channels);
 /// A select's send arm and another select's (or a plain operation's)
 /// receive meet on rendezvous channels, in every combination.
-#[test]
-fn selects_pair_with_each_other_on_rendezvous_channels() {
+fn selects_pair_with_each_other_on_rendezvous_channels(procs: usize) {
     let _w = Watchdog::new("select_pairs", LIMIT);
     let n = stress(300);
-    for procs in PROCS {
+    {
         runtime(procs).block_on(move || {
             let (tx, rx) = bounded::<usize>(0);
             let (_other_tx, other_rx) = bounded::<usize>(0);
@@ -246,13 +246,13 @@ fn selects_pair_with_each_other_on_rendezvous_channels() {
     }
 }
 
+rt_test!(select_stress_exactly_once);
 /// Many green threads select over shared channels with send and receive
 /// arms: every message is delivered exactly once.
-#[test]
-fn select_stress_exactly_once() {
+fn select_stress_exactly_once(procs: usize) {
     let _w = Watchdog::new("select_stress", LIMIT);
     let per = stress(if cfg!(debug_assertions) { 500 } else { 3_000 });
-    for procs in PROCS {
+    {
         for cap in [0, 2] {
             let sum = runtime(procs).block_on(move || {
                 let (tx_a, rx_a) = bounded::<usize>(cap);
