@@ -112,8 +112,12 @@ fn echo_1000_connections_random_sizes_procs_2() {
     }
 }
 
-#[test]
-fn read_timeout_fires_within_a_bounded_window() {
+rt_test!(
+    read_timeout_fires_within_a_bounded_window,
+    procs_1 = 1,
+    procs_2 = 2
+);
+fn read_timeout_fires_within_a_bounded_window(procs: usize) {
     let _w = Watchdog::new("read timeout", Duration::from_secs(60));
     let timeout = Duration::from_millis(100);
     let check = move |s: &TcpStream| {
@@ -132,7 +136,7 @@ fn read_timeout_fires_within_a_bounded_window() {
     // The peer never writes.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
-    for procs in NET_PROCS {
+    {
         let rt = runtime(procs);
         let s = rt.block_on(move || {
             let s = TcpStream::connect(addr).unwrap();

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use common::{rt_test, runtime, stress, Watchdog};
 use greenrt::net::UdpSocket;
 use greenrt::WaitReason;
-use net_common::{wait_parked, Rng, NET_PROCS};
+use net_common::{wait_parked, Rng};
 
 /// Echoes datagrams until it receives an empty one.
 fn udp_echo_server(sock: UdpSocket) -> usize {
@@ -85,8 +85,12 @@ fn udp_echo_from_many_green_threads(procs: usize) {
     }
 }
 
-#[test]
-fn recv_timeout_fires_within_a_bounded_window() {
+rt_test!(
+    recv_timeout_fires_within_a_bounded_window,
+    procs_1 = 1,
+    procs_2 = 2
+);
+fn recv_timeout_fires_within_a_bounded_window(procs: usize) {
     let _w = Watchdog::new("udp timeout", Duration::from_secs(60));
     let timeout = Duration::from_millis(100);
     let check = move |s: &UdpSocket| {
@@ -101,7 +105,7 @@ fn recv_timeout_fires_within_a_bounded_window() {
             "fired late: {took:?}"
         );
     };
-    for procs in NET_PROCS {
+    {
         let rt = runtime(procs);
         let s = rt.block_on(move || {
             let s = UdpSocket::bind("127.0.0.1:0").unwrap();

@@ -46,8 +46,8 @@ enum Waking {
     WithSparePermit,
 }
 
-/// Runs `pairs` ping-pong pairs of green threads for `rounds` rounds on
-/// each `procs` value, waking only with `unpark` and waiting only with
+/// Runs `pairs` ping-pong pairs of green threads for `rounds` rounds with
+/// `procs` processors, waking only with `unpark` and waiting only with
 /// `park`; asserts every round of every pair completed.
 fn ping_pong_pairs(procs: usize, what: &str, pairs: u64, rounds: u64, waking: Waking) {
     let wake = move |peer: &GreenThread| {
