@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
-use common::{runtime, stress, Watchdog, PROCS};
+use common::{rt_test, runtime, stress, Watchdog};
 
 /// Counts its drops.
 struct Tracked(Arc<AtomicUsize>);
@@ -70,12 +70,12 @@ fn spawn_shape(i: u64, drops: &Arc<AtomicUsize>) -> greenrt::JoinHandle<(u64, Tr
     }
 }
 
-#[test]
-fn reused_memory_keeps_every_result_and_drops_each_value_once() {
+rt_test!(reused_memory_keeps_every_result_and_drops_each_value_once);
+fn reused_memory_keeps_every_result_and_drops_each_value_once(procs: usize) {
     let _w = Watchdog::new("reuse waves", Duration::from_secs(60));
     let waves = stress(20);
     const PER_WAVE: u64 = 2_000;
-    for procs in PROCS {
+    {
         let rt = runtime(procs);
         let drops = Arc::new(AtomicUsize::new(0));
         let d = drops.clone();
@@ -108,11 +108,11 @@ fn reused_memory_keeps_every_result_and_drops_each_value_once() {
     }
 }
 
-#[test]
-fn gs_released_on_os_threads_give_their_memory_back_for_reuse() {
+rt_test!(gs_released_on_os_threads_give_their_memory_back_for_reuse);
+fn gs_released_on_os_threads_give_their_memory_back_for_reuse(procs: usize) {
     let _w = Watchdog::new("release off the runtime", Duration::from_secs(60));
     let rounds = stress(20);
-    for procs in PROCS {
+    {
         let rt = runtime(procs);
         let drops = Arc::new(AtomicUsize::new(0));
         let (tx, rx) = mpsc::channel::<Vec<(u64, greenrt::JoinHandle<(u64, Tracked)>)>>();

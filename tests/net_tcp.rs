@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{runtime, stress, Watchdog};
+use common::{rt_test, runtime, stress, Watchdog};
 use greenrt::net::{TcpListener, TcpStream};
 use greenrt::WaitReason;
 use net_common::{closed_port, raise_fd_limit, wait_parked, Latch, Rng, NET_PROCS};
@@ -112,8 +112,12 @@ fn echo_1000_connections_random_sizes_procs_2() {
     }
 }
 
-#[test]
-fn read_timeout_fires_within_a_bounded_window() {
+rt_test!(
+    read_timeout_fires_within_a_bounded_window,
+    procs_1 = 1,
+    procs_2 = 2
+);
+fn read_timeout_fires_within_a_bounded_window(procs: usize) {
     let _w = Watchdog::new("read timeout", Duration::from_secs(60));
     let timeout = Duration::from_millis(100);
     let check = move |s: &TcpStream| {
@@ -132,7 +136,7 @@ fn read_timeout_fires_within_a_bounded_window() {
     // The peer never writes.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
-    for procs in NET_PROCS {
+    {
         let rt = runtime(procs);
         let s = rt.block_on(move || {
             let s = TcpStream::connect(addr).unwrap();
@@ -150,10 +154,14 @@ fn read_timeout_fires_within_a_bounded_window() {
     }
 }
 
-#[test]
-fn write_timeout_fires_when_the_peer_never_reads() {
+rt_test!(
+    write_timeout_fires_when_the_peer_never_reads,
+    procs_1 = 1,
+    procs_2 = 2
+);
+fn write_timeout_fires_when_the_peer_never_reads(procs: usize) {
     let _w = Watchdog::new("write timeout", Duration::from_secs(60));
-    for procs in NET_PROCS {
+    {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let rt = runtime(procs);
@@ -205,10 +213,14 @@ fn connect_to_a_closed_port_errors_cleanly() {
     assert_eq!(e.kind(), ErrorKind::InvalidInput);
 }
 
-#[test]
-fn accept_is_woken_with_an_error_when_another_green_thread_drops_the_listener() {
+rt_test!(
+    accept_is_woken_with_an_error_when_another_green_thread_drops_the_listener,
+    procs_1 = 1,
+    procs_2 = 2
+);
+fn accept_is_woken_with_an_error_when_another_green_thread_drops_the_listener(procs: usize) {
     let _w = Watchdog::new("listener drop", Duration::from_secs(60));
-    for procs in NET_PROCS {
+    {
         let rt = runtime(procs);
         rt.block_on(|| {
             let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -272,10 +284,14 @@ fn a_thread_blocked_in_accept_outside_the_runtime_is_woken_by_drop_too() {
     assert_eq!(err.kind(), ErrorKind::NotConnected, "{err}");
 }
 
-#[test]
-fn runtime_shutdown_cancels_green_threads_parked_in_accept_and_read() {
+rt_test!(
+    runtime_shutdown_cancels_green_threads_parked_in_accept_and_read,
+    procs_1 = 1,
+    procs_2 = 2
+);
+fn runtime_shutdown_cancels_green_threads_parked_in_accept_and_read(procs: usize) {
     let _w = Watchdog::new("shutdown", Duration::from_secs(60));
-    for procs in NET_PROCS {
+    {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let rt = runtime(procs);
@@ -300,10 +316,14 @@ fn runtime_shutdown_cancels_green_threads_parked_in_accept_and_read() {
     }
 }
 
-#[test]
-fn shutdown_from_another_green_thread_ends_a_parked_read() {
+rt_test!(
+    shutdown_from_another_green_thread_ends_a_parked_read,
+    procs_1 = 1,
+    procs_2 = 2
+);
+fn shutdown_from_another_green_thread_ends_a_parked_read(procs: usize) {
     let _w = Watchdog::new("shutdown read", Duration::from_secs(60));
-    for procs in NET_PROCS {
+    {
         let rt = runtime(procs);
         rt.block_on(|| {
             let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -471,13 +491,13 @@ fn std_like_accessors_and_conversions() {
     });
 }
 
+rt_test!(ping_pong_park_wake_races, procs_1 = 1, procs_2 = 2);
 /// Many tiny round trips: each one is a park on one side racing a readiness
 /// edge from the other, the window the no-lost-wake-up protocol guards. A
 /// lost wake-up shows up as a hang, which the watchdog turns into a failure.
-#[test]
-fn ping_pong_park_wake_races() {
+fn ping_pong_park_wake_races(procs: usize) {
     let _w = Watchdog::new("ping-pong", Duration::from_secs(120));
-    for procs in NET_PROCS {
+    {
         let rt = runtime(procs);
         let rounds = stress(5_000);
         rt.block_on(move || {

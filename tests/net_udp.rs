@@ -8,10 +8,10 @@ use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::{runtime, stress, Watchdog};
+use common::{rt_test, runtime, stress, Watchdog};
 use greenrt::net::UdpSocket;
 use greenrt::WaitReason;
-use net_common::{wait_parked, Rng, NET_PROCS};
+use net_common::{wait_parked, Rng};
 
 /// Echoes datagrams until it receives an empty one.
 fn udp_echo_server(sock: UdpSocket) -> usize {
@@ -27,10 +27,10 @@ fn udp_echo_server(sock: UdpSocket) -> usize {
     }
 }
 
-#[test]
-fn udp_echo_from_many_green_threads() {
+rt_test!(udp_echo_from_many_green_threads, procs_1 = 1, procs_2 = 2);
+fn udp_echo_from_many_green_threads(procs: usize) {
     let _w = Watchdog::new("udp echo", Duration::from_secs(120));
-    for procs in NET_PROCS {
+    {
         let rt = runtime(procs);
         let clients = 50;
         let rounds = stress(100);
@@ -85,8 +85,12 @@ fn udp_echo_from_many_green_threads() {
     }
 }
 
-#[test]
-fn recv_timeout_fires_within_a_bounded_window() {
+rt_test!(
+    recv_timeout_fires_within_a_bounded_window,
+    procs_1 = 1,
+    procs_2 = 2
+);
+fn recv_timeout_fires_within_a_bounded_window(procs: usize) {
     let _w = Watchdog::new("udp timeout", Duration::from_secs(60));
     let timeout = Duration::from_millis(100);
     let check = move |s: &UdpSocket| {
@@ -101,7 +105,7 @@ fn recv_timeout_fires_within_a_bounded_window() {
             "fired late: {took:?}"
         );
     };
-    for procs in NET_PROCS {
+    {
         let rt = runtime(procs);
         let s = rt.block_on(move || {
             let s = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -119,10 +123,14 @@ fn recv_timeout_fires_within_a_bounded_window() {
     }
 }
 
-#[test]
-fn a_green_thread_parked_in_recv_on_a_clone_is_woken_by_a_datagram() {
+rt_test!(
+    a_green_thread_parked_in_recv_on_a_clone_is_woken_by_a_datagram,
+    procs_1 = 1,
+    procs_2 = 2
+);
+fn a_green_thread_parked_in_recv_on_a_clone_is_woken_by_a_datagram(procs: usize) {
     let _w = Watchdog::new("udp clone", Duration::from_secs(60));
-    for procs in NET_PROCS {
+    {
         let rt = runtime(procs);
         rt.block_on(|| {
             let a = UdpSocket::bind("127.0.0.1:0").unwrap();

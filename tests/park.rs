@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use common::{runtime, stress, Watchdog, PROCS};
+use common::{rt_test, runtime, stress, Watchdog};
 use greenrt::GreenThread;
 
 /// Two green threads taking turns on a counter, waking each other with
@@ -46,17 +46,17 @@ enum Waking {
     WithSparePermit,
 }
 
-/// Runs `pairs` ping-pong pairs of green threads for `rounds` rounds on
-/// each `procs` value, waking only with `unpark` and waiting only with
+/// Runs `pairs` ping-pong pairs of green threads for `rounds` rounds with
+/// `procs` processors, waking only with `unpark` and waiting only with
 /// `park`; asserts every round of every pair completed.
-fn ping_pong_pairs(what: &str, pairs: u64, rounds: u64, waking: Waking) {
+fn ping_pong_pairs(procs: usize, what: &str, pairs: u64, rounds: u64, waking: Waking) {
     let wake = move |peer: &GreenThread| {
         peer.unpark();
         if let Waking::WithSparePermit = waking {
             peer.unpark();
         }
     };
-    for procs in PROCS {
+    {
         let _w = Watchdog::new(&format!("{what} procs={procs}"), Duration::from_secs(60));
         let rt = runtime(procs);
         let total = rt.block_on(move || {
@@ -103,19 +103,20 @@ fn ping_pong_pairs(what: &str, pairs: u64, rounds: u64, waking: Waking) {
     }
 }
 
-#[test]
-fn ping_pong_pairs_across_processors_never_lose_a_wake_up() {
-    ping_pong_pairs("ping-pong", 32, stress(2_000) as u64, Waking::Once);
+rt_test!(ping_pong_pairs_across_processors_never_lose_a_wake_up);
+fn ping_pong_pairs_across_processors_never_lose_a_wake_up(procs: usize) {
+    ping_pong_pairs(procs, "ping-pong", 32, stress(2_000) as u64, Waking::Once);
 }
 
+rt_test!(a_pending_permit_never_hides_a_new_wake);
 /// Every wake leaves a spare permit behind (a second `unpark`), so the next
 /// wake usually finds one already pending. Such a wake must still make its
 /// newly published value visible to the G that consumes the pending permit:
 /// before wakes always wrote, the G could consume the old permit, re-read
 /// the old value and park for good (a lost wake-up).
-#[test]
-fn a_pending_permit_never_hides_a_new_wake() {
+fn a_pending_permit_never_hides_a_new_wake(procs: usize) {
     ping_pong_pairs(
+        procs,
         "spare permits",
         16,
         stress(2_000) as u64,
@@ -123,9 +124,9 @@ fn a_pending_permit_never_hides_a_new_wake() {
     );
 }
 
-#[test]
-fn unpark_before_park_is_not_lost() {
-    for procs in PROCS {
+rt_test!(unpark_before_park_is_not_lost);
+fn unpark_before_park_is_not_lost(procs: usize) {
+    {
         let rt = runtime(procs);
         rt.block_on(|| {
             let me = greenrt::current().unwrap();

@@ -7,11 +7,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{runtime, Watchdog, PROCS};
+use common::{rt_test, runtime, Watchdog};
 
-#[test]
-fn hundred_thousand_green_threads_sum_exactly() {
-    for procs in PROCS {
+rt_test!(hundred_thousand_green_threads_sum_exactly);
+fn hundred_thousand_green_threads_sum_exactly(procs: usize) {
+    {
         let _w = Watchdog::new("100k spawn+join", Duration::from_secs(60));
         let rt = runtime(procs);
         let n: u64 = 100_000;
@@ -102,9 +102,9 @@ fn work_spawned_from_one_green_thread_spreads_over_all_machines() {
     assert_eq!(distinct, 2, "Gs spawned by one G ran on both Ms");
 }
 
-#[test]
-fn panic_payload_comes_back_through_join_and_others_finish() {
-    for procs in PROCS {
+rt_test!(panic_payload_comes_back_through_join_and_others_finish);
+fn panic_payload_comes_back_through_join_and_others_finish(procs: usize) {
+    {
         let rt = runtime(procs);
         let finished = Arc::new(AtomicUsize::new(0));
         let f = finished.clone();
@@ -157,9 +157,9 @@ fn block_on_resumes_a_panic_on_the_caller() {
     assert_eq!(err.downcast_ref::<&str>().copied(), Some("inner"));
 }
 
-#[test]
-fn nested_spawns_and_joins_inside_and_outside() {
-    for procs in PROCS {
+rt_test!(nested_spawns_and_joins_inside_and_outside);
+fn nested_spawns_and_joins_inside_and_outside(procs: usize) {
+    {
         let rt = runtime(procs);
         // Join from outside the runtime (a plain OS thread blocks).
         let outer = rt.spawn(|| {
@@ -251,9 +251,9 @@ fn is_finished_turns_true_after_completion() {
     });
 }
 
-#[test]
-fn procs_reports_the_runtime_setting() {
-    for procs in PROCS {
+rt_test!(procs_reports_the_runtime_setting);
+fn procs_reports_the_runtime_setting(procs: usize) {
+    {
         let rt = runtime(procs);
         assert_eq!(rt.procs(), procs);
         assert_eq!(rt.block_on(greenrt::procs), procs);

@@ -5,11 +5,11 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{runtime, Watchdog, PROCS};
+use common::{rt_test, runtime, Watchdog};
 
-#[test]
-fn sleepers_wake_in_deadline_order_and_never_early() {
-    for procs in PROCS {
+rt_test!(sleepers_wake_in_deadline_order_and_never_early);
+fn sleepers_wake_in_deadline_order_and_never_early(procs: usize) {
+    {
         let _w = Watchdog::new("sleep order", Duration::from_secs(30));
         let rt = runtime(procs);
         let log = rt.block_on(|| {
@@ -74,14 +74,14 @@ fn sleep_does_not_block_other_green_threads_on_one_processor() {
     assert!(sleeper_done_after >= Duration::from_millis(50));
 }
 
-#[test]
-fn sleep_zero_and_sleep_on_os_thread() {
+rt_test!(sleep_zero_and_sleep_on_os_thread);
+fn sleep_zero_and_sleep_on_os_thread(procs: usize) {
     let t = Instant::now();
     greenrt::sleep(Duration::from_millis(5));
     assert!(t.elapsed() >= Duration::from_millis(5));
     let rt = runtime(1);
     rt.block_on(|| greenrt::sleep(Duration::ZERO));
-    for procs in PROCS {
+    {
         let rt = runtime(procs);
         let d = rt.block_on(|| {
             let t = Instant::now();

@@ -6,28 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{runtime, Watchdog};
+use common::{rt_test, runtime, Watchdog};
 use greenrt::sync::bounded;
-
-/// One `#[test]` per procs value, so a failure names its procs.
-macro_rules! per_procs {
-    ($name:ident, $body:expr) => {
-        mod $name {
-            #[test]
-            fn procs_1() {
-                ($body)(1)
-            }
-            #[test]
-            fn procs_2() {
-                ($body)(2)
-            }
-            #[test]
-            fn procs_4() {
-                ($body)(4)
-            }
-        }
-    };
-}
 
 /// Polls `cond` on the runtime's stats until it holds; the watchdog turns a
 /// counter that never moves into a failure.
@@ -50,7 +30,7 @@ fn spawned_counts_every_spawn(procs: usize) {
     // The 100 spawns plus the block_on green thread itself.
     assert_eq!(rt.stats().spawned - before, 101);
 }
-per_procs!(spawned, super::spawned_counts_every_spawn);
+rt_test!(spawned_counts_every_spawn);
 
 fn parks_count_blocked_green_threads(procs: usize) {
     let rt = runtime(procs);
@@ -79,7 +59,7 @@ fn parks_count_blocked_green_threads(procs: usize) {
     });
     assert!(rt.stats().parks - before >= 20, "{:?}", rt.stats());
 }
-per_procs!(parks, super::parks_count_blocked_green_threads);
+rt_test!(parks_count_blocked_green_threads);
 
 fn preemptions_count_honoured_requests(procs: usize) {
     let rt = greenrt::Runtime::builder()
@@ -104,7 +84,7 @@ fn preemptions_count_honoured_requests(procs: usize) {
         h.join().unwrap();
     }
 }
-per_procs!(preemptions, super::preemptions_count_honoured_requests);
+rt_test!(preemptions_count_honoured_requests);
 
 fn syscall_handoffs_count_retaken_processors(procs: usize) {
     let rt = runtime(procs);
@@ -133,10 +113,7 @@ fn syscall_handoffs_count_retaken_processors(procs: usize) {
     }
     assert!(rt.stats().syscall_handoffs > 0, "{:?}", rt.stats());
 }
-per_procs!(
-    syscall_handoffs,
-    super::syscall_handoffs_count_retaken_processors
-);
+rt_test!(syscall_handoffs_count_retaken_processors);
 
 fn netpoll_wakeups_count_socket_readiness(procs: usize) {
     use std::io::{Read, Write};
@@ -161,10 +138,7 @@ fn netpoll_wakeups_count_socket_readiness(procs: usize) {
     });
     assert!(rt.stats().netpoll_wakeups > before, "{:?}", rt.stats());
 }
-per_procs!(
-    netpoll_wakeups,
-    super::netpoll_wakeups_count_socket_readiness
-);
+rt_test!(netpoll_wakeups_count_socket_readiness);
 
 #[test]
 fn steals_happen_when_one_processor_spawns_all_the_work() {

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{runtime, stress, Watchdog, PROCS};
+use common::{rt_test, runtime, stress, Watchdog};
 
 /// A spawn tree `depth` levels deep, `fan` wide, mixing yields and short
 /// sleeps; returns the number of nodes.
@@ -32,10 +32,10 @@ fn tree(depth: u32, fan: u32, seed: u64) -> u64 {
     1 + kids.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
 }
 
-#[test]
-fn spawn_trees_with_yields_and_sleeps() {
+rt_test!(spawn_trees_with_yields_and_sleeps);
+fn spawn_trees_with_yields_and_sleeps(procs: usize) {
     let iters = stress(5);
-    for procs in PROCS {
+    {
         let _w = Watchdog::new(
             &format!("spawn trees procs={procs}"),
             Duration::from_secs(60),
@@ -49,10 +49,10 @@ fn spawn_trees_with_yields_and_sleeps() {
     }
 }
 
-#[test]
-fn runtime_start_stop_cycles_with_work_in_flight() {
+rt_test!(runtime_start_stop_cycles_with_work_in_flight);
+fn runtime_start_stop_cycles_with_work_in_flight(procs: usize) {
     let iters = stress(20);
-    for procs in PROCS {
+    {
         let _w = Watchdog::new(
             &format!("start/stop procs={procs}"),
             Duration::from_secs(60),

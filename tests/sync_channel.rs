@@ -8,12 +8,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{runtime, stress, Watchdog, PROCS};
+use common::{rt_test, runtime, stress, until_parked, until_parked_from_os_thread, Watchdog};
 use greenrt::sync::{
     bounded, channel, never, unbounded, Receiver, RecvError, RecvTimeoutError, SendError,
     SendTimeoutError, Sender, TryRecvError, TrySendError,
 };
-use greenrt::{JoinHandle, WaitReason};
+use greenrt::WaitReason;
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -31,14 +31,6 @@ fn make<T>(cap: Option<usize>) -> (Sender<T>, Receiver<T>) {
     match cap {
         Some(n) => bounded(n),
         None => unbounded(),
-    }
-}
-
-/// Yields until every handle's green thread is parked for `reason`: the
-/// condition the test needs, observed instead of slept for.
-fn until_parked<T>(handles: &[JoinHandle<T>], reason: WaitReason) {
-    while !handles.iter().all(|h| h.thread().wait_reason() == reason) {
-        greenrt::yield_now();
     }
 }
 
@@ -89,26 +81,26 @@ fn mpmc(procs: usize, cap: Option<usize>) {
     );
 }
 
-#[test]
-fn mpmc_rendezvous() {
+rt_test!(mpmc_rendezvous);
+fn mpmc_rendezvous(procs: usize) {
     let _w = Watchdog::new("mpmc_rendezvous", LIMIT);
-    for procs in PROCS {
+    {
         mpmc(procs, Some(0));
     }
 }
 
-#[test]
-fn mpmc_bounded() {
+rt_test!(mpmc_bounded);
+fn mpmc_bounded(procs: usize) {
     let _w = Watchdog::new("mpmc_bounded", LIMIT);
-    for procs in PROCS {
+    {
         mpmc(procs, Some(16));
     }
 }
 
-#[test]
-fn mpmc_unbounded() {
+rt_test!(mpmc_unbounded);
+fn mpmc_unbounded(procs: usize) {
     let _w = Watchdog::new("mpmc_unbounded", LIMIT);
-    for procs in PROCS {
+    {
         mpmc(procs, None);
     }
 }
@@ -159,14 +151,14 @@ fn mpmc_mixed_os_threads_and_green_threads() {
     }
 }
 
+rt_test!(rendezvous_send_waits_for_receiver);
 /// A send on bounded(0) returns only once a receiver has taken the value:
 /// the receiver checks, before each receive, that the sender has not
 /// finished more sends than were received.
-#[test]
-fn rendezvous_send_waits_for_receiver() {
+fn rendezvous_send_waits_for_receiver(procs: usize) {
     let _w = Watchdog::new("rendezvous", LIMIT);
     let n = stress(500);
-    for procs in PROCS {
+    {
         let rt = runtime(procs);
         for os_sender in [false, true] {
             let (tx, rx) = bounded::<usize>(0);
@@ -268,10 +260,10 @@ fn iterators() {
     assert_eq!(rx.into_iter().collect::<Vec<_>>(), [9]);
 }
 
-#[test]
-fn senders_dropped_mid_stream_receivers_drain_then_error() {
+rt_test!(senders_dropped_mid_stream_receivers_drain_then_error);
+fn senders_dropped_mid_stream_receivers_drain_then_error(procs: usize) {
     let _w = Watchdog::new("senders_dropped", LIMIT);
-    for procs in PROCS {
+    {
         let rt = runtime(procs);
         rt.block_on(|| {
             for cap in [Some(0), Some(3), None] {
@@ -300,10 +292,10 @@ fn senders_dropped_mid_stream_receivers_drain_then_error() {
     }
 }
 
-#[test]
-fn parked_receivers_wake_when_last_sender_drops() {
+rt_test!(parked_receivers_wake_when_last_sender_drops);
+fn parked_receivers_wake_when_last_sender_drops(procs: usize) {
     let _w = Watchdog::new("receivers_wake", LIMIT);
-    for procs in PROCS {
+    {
         runtime(procs).block_on(|| {
             let (tx, rx) = bounded::<u8>(0);
             let rxs: Vec<_> = (0..4)
@@ -321,12 +313,12 @@ fn parked_receivers_wake_when_last_sender_drops() {
     }
 }
 
+rt_test!(parked_senders_get_their_values_back_when_receivers_drop);
 /// Receivers dropped while senders are parked: every sender wakes with an
 /// error holding its own value.
-#[test]
-fn parked_senders_get_their_values_back_when_receivers_drop() {
+fn parked_senders_get_their_values_back_when_receivers_drop(procs: usize) {
     let _w = Watchdog::new("senders_wake", LIMIT);
-    for procs in PROCS {
+    {
         runtime(procs).block_on(|| {
             for cap in [0, 1] {
                 let (tx, rx) = bounded::<String>(cap);
@@ -376,10 +368,10 @@ fn os_thread_waits_on_green_sender_and_reverse() {
     }
 }
 
-#[test]
-fn timeouts_in_green_threads() {
+rt_test!(timeouts_in_green_threads);
+fn timeouts_in_green_threads(procs: usize) {
     let _w = Watchdog::new("timeouts", LIMIT);
-    for procs in PROCS {
+    {
         runtime(procs).block_on(|| {
             let (tx, rx) = bounded::<u8>(0);
             let t = Instant::now();
@@ -545,14 +537,14 @@ fn recv_all<T>(rx: &Receiver<T>, timed: bool) -> Vec<T> {
     }
 }
 
+rt_test!(rendezvous_stress_os_and_green_threads_with_timeouts);
 /// bounded(0) between OS threads and green threads at procs 1, 2 and 4,
 /// half of each side using short timeouts: every message arrives exactly
 /// once, in per-producer order as each consumer sees it.
-#[test]
-fn rendezvous_stress_os_and_green_threads_with_timeouts() {
+fn rendezvous_stress_os_and_green_threads_with_timeouts(procs: usize) {
     let _w = Watchdog::new("rendezvous_stress", LIMIT);
     let n = stress(if cfg!(debug_assertions) { 500 } else { 3_000 });
-    for procs in PROCS {
+    {
         let rt = runtime(procs);
         let (tx, rx) = bounded::<(usize, usize)>(0);
         let mut os_tx = Vec::new();
@@ -606,13 +598,6 @@ fn rendezvous_stress_os_and_green_threads_with_timeouts() {
     }
 }
 
-/// Like `until_parked`, for a caller that is not a green thread.
-fn until_parked_from_os_thread<T>(handles: &[JoinHandle<T>], reason: WaitReason) {
-    while !handles.iter().all(|h| h.thread().wait_reason() == reason) {
-        std::thread::sleep(Duration::from_micros(100));
-    }
-}
-
 /// Counts drops, so a message dropped twice (or never) shows.
 struct Tracked(Arc<AtomicUsize>);
 
@@ -622,15 +607,15 @@ impl Drop for Tracked {
     }
 }
 
+rt_test!(plain_waiters_unwound_at_shutdown_leave_the_queues);
 /// Green threads unwound while parked in a plain send or receive (with and
 /// without a deadline) take their stack slots out of the queues: afterwards
 /// nobody hands a message to, or takes one from, a frame that is gone; each
 /// unwound sender's message is dropped exactly once; the channels still
 /// work.
-#[test]
-fn plain_waiters_unwound_at_shutdown_leave_the_queues() {
+fn plain_waiters_unwound_at_shutdown_leave_the_queues(procs: usize) {
     let _w = Watchdog::new("unwound_plain_waiters", LIMIT);
-    for procs in PROCS {
+    {
         let drops = Arc::new(AtomicUsize::new(0));
         let (tx, rx) = bounded::<Tracked>(0);
         let (tx2, rx2) = bounded::<Tracked>(0);
@@ -681,14 +666,14 @@ fn plain_waiters_unwound_at_shutdown_leave_the_queues() {
     }
 }
 
+rt_test!(select_send_arm_committing_to_a_plain_receiver);
 /// A select's send arm that commits to a parked plain receiver, then is
 /// dropped without sending, sends that receiver back to waiting; one that
 /// completes hands it the message.
-#[test]
-fn select_send_arm_committing_to_a_plain_receiver() {
+fn select_send_arm_committing_to_a_plain_receiver(procs: usize) {
     use greenrt::sync::Select;
     let _w = Watchdog::new("select_to_plain_receiver", LIMIT);
-    for procs in PROCS {
+    {
         let rt = runtime(procs);
         let (tx, rx) = bounded::<u32>(0);
         let receiver = rt.spawn(move || (rx.recv(), rx.recv()));

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{runtime, stress, Watchdog, PROCS};
+use common::{rt_test, runtime, stress, until_parked, Watchdog};
 use greenrt::sync::{
     bounded, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard, Semaphore,
     SemaphorePermit, WaitGroup,
@@ -16,11 +16,16 @@ use greenrt::WaitReason;
 
 const LIMIT: Duration = Duration::from_secs(60);
 
-#[test]
-fn mutex_16_green_threads_sum_exactly() {
+rt_test!(
+    mutex_16_green_threads_sum_exactly,
+    procs_1 = 1,
+    procs_2 = 2,
+    procs_4 = 4
+);
+fn mutex_16_green_threads_sum_exactly(procs: usize) {
     let _w = Watchdog::new("mutex_sum", LIMIT);
     let per = stress(10_000);
-    for procs in [4, 2, 1] {
+    {
         let total = runtime(procs).block_on(move || {
             let m = Arc::new(Mutex::new(0usize));
             let hs: Vec<_> = (0..16)
@@ -80,18 +85,22 @@ fn mutex_no_green_thread_starves() {
     assert!(worst <= 16, "a waiter saw {worst} acquisitions by others");
 }
 
+rt_test!(
+    mutex_queued_waiter_bounded_hand_offs_across_processors,
+    procs_2 = 2,
+    procs_4 = 4
+);
 /// Across processors the statistical test above would also count time a
 /// green thread spends on an M the OS has descheduled (outside the lock's
 /// queue). So here every contender is parked in the queue first, then the
 /// victim queues behind them: whatever the OS does to the Ms, the victim
 /// gets the lock after exactly one acquisition per waiter ahead of it —
 /// contenders that re-lock go behind it, nobody barges while it waits.
-#[test]
-fn mutex_queued_waiter_bounded_hand_offs_across_processors() {
+fn mutex_queued_waiter_bounded_hand_offs_across_processors(procs: usize) {
     let _w = Watchdog::new("mutex_fairness_mp", LIMIT);
     const CONTENDERS: usize = 15;
     let rounds = stress(10);
-    for procs in [2, 4] {
+    {
         runtime(procs).block_on(move || {
             for _ in 0..rounds {
                 let m = Arc::new(Mutex::new(0usize));
@@ -126,13 +135,6 @@ fn mutex_queued_waiter_bounded_hand_offs_across_processors() {
                 );
             }
         });
-    }
-}
-
-/// Yields until every handle's green thread is parked for `reason`.
-fn until_parked<T>(handles: &[greenrt::JoinHandle<T>], reason: WaitReason) {
-    while !handles.iter().all(|h| h.thread().wait_reason() == reason) {
-        greenrt::yield_now();
     }
 }
 
@@ -211,11 +213,11 @@ fn mutex_api() {
     assert_eq!(*GLOBAL.lock(), 2);
 }
 
-#[test]
-fn rwlock_readers_share_writers_exclude() {
+rt_test!(rwlock_readers_share_writers_exclude);
+fn rwlock_readers_share_writers_exclude(procs: usize) {
     let _w = Watchdog::new("rwlock", LIMIT);
     let per = stress(2_000);
-    for procs in PROCS {
+    {
         runtime(procs).block_on(move || {
             let lock = Arc::new(RwLock::new((0usize, 0usize)));
             let readers_in = Arc::new(AtomicUsize::new(0));
@@ -310,10 +312,10 @@ fn rwlock_api_and_os_threads() {
     assert_eq!(*l.read(), 2000);
 }
 
-#[test]
-fn condvar_notify_one_and_all() {
+rt_test!(condvar_notify_one_and_all);
+fn condvar_notify_one_and_all(procs: usize) {
     let _w = Watchdog::new("condvar", LIMIT);
-    for procs in PROCS {
+    {
         runtime(procs).block_on(|| {
             let state = Arc::new((Mutex::new(0u32), Condvar::new()));
             let waiters: Vec<_> = (0..6)
@@ -405,10 +407,10 @@ fn condvar_between_os_thread_and_green_thread() {
     assert!(*g);
 }
 
-#[test]
-fn wait_group_waits_for_all() {
+rt_test!(wait_group_waits_for_all);
+fn wait_group_waits_for_all(procs: usize) {
     let _w = Watchdog::new("wait_group", LIMIT);
-    for procs in PROCS {
+    {
         runtime(procs).block_on(|| {
             let wg = Arc::new(WaitGroup::new());
             let done = Arc::new(AtomicUsize::new(0));
@@ -452,11 +454,11 @@ fn wait_group_negative_counter_panics() {
     wg.done();
 }
 
-#[test]
-fn semaphore_bounds_concurrency() {
+rt_test!(semaphore_bounds_concurrency);
+fn semaphore_bounds_concurrency(procs: usize) {
     let _w = Watchdog::new("semaphore", LIMIT);
     let per = stress(300);
-    for procs in PROCS {
+    {
         runtime(procs).block_on(move || {
             let sem = Arc::new(Semaphore::new(3));
             let inside = Arc::new(AtomicUsize::new(0));

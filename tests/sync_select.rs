@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{runtime, stress, Watchdog, PROCS};
+use common::{rt_test, runtime, stress, Watchdog};
 use greenrt::sync::{
     after, at, bounded, never, tick, unbounded, Receiver, RecvError, Select, SendError, Sender,
 };
@@ -18,11 +18,11 @@ fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
-#[test]
-fn fairness_between_two_ready_arms() {
+rt_test!(fairness_between_two_ready_arms);
+fn fairness_between_two_ready_arms(procs: usize) {
     let _w = Watchdog::new("fairness", LIMIT);
     const ROUNDS: usize = 10_000;
-    for procs in PROCS {
+    {
         let (a, b) = runtime(procs).block_on(|| {
             let (tx1, rx1) = unbounded();
             let (tx2, rx2) = unbounded();
@@ -116,10 +116,10 @@ fn default_never_blocks() {
     });
 }
 
-#[test]
-fn default_timeout_fires_after_the_timeout() {
+rt_test!(default_timeout_fires_after_the_timeout);
+fn default_timeout_fires_after_the_timeout(procs: usize) {
     let _w = Watchdog::new("default_timeout", LIMIT);
-    for procs in PROCS {
+    {
         runtime(procs).block_on(|| {
             let (_tx, rx) = unbounded::<i32>();
             let start = Instant::now();
@@ -153,10 +153,10 @@ fn default_timeout_does_not_fire_when_a_message_arrives() {
     });
 }
 
-#[test]
-fn send_arms() {
+rt_test!(send_arms);
+fn send_arms(procs: usize) {
     let _w = Watchdog::new("send_arms", LIMIT);
-    for procs in PROCS {
+    {
         runtime(procs).block_on(|| {
             // Buffered: room reserved, then filled.
             let (tx, rx) = bounded(1);
@@ -192,13 +192,13 @@ fn send_arms() {
     }
 }
 
+rt_test!(selects_pair_with_each_other_on_rendezvous_channels);
 /// A select's send arm and another select's (or a plain operation's)
 /// receive meet on rendezvous channels, in every combination.
-#[test]
-fn selects_pair_with_each_other_on_rendezvous_channels() {
+fn selects_pair_with_each_other_on_rendezvous_channels(procs: usize) {
     let _w = Watchdog::new("select_pairs", LIMIT);
     let n = stress(300);
-    for procs in PROCS {
+    {
         runtime(procs).block_on(move || {
             let (tx, rx) = bounded::<usize>(0);
             let (_other_tx, other_rx) = bounded::<usize>(0);
@@ -246,13 +246,13 @@ fn selects_pair_with_each_other_on_rendezvous_channels() {
     }
 }
 
+rt_test!(select_stress_exactly_once);
 /// Many green threads select over shared channels with send and receive
 /// arms: every message is delivered exactly once.
-#[test]
-fn select_stress_exactly_once() {
+fn select_stress_exactly_once(procs: usize) {
     let _w = Watchdog::new("select_stress", LIMIT);
     let per = stress(if cfg!(debug_assertions) { 500 } else { 3_000 });
-    for procs in PROCS {
+    {
         for cap in [0, 2] {
             let sum = runtime(procs).block_on(move || {
                 let (tx_a, rx_a) = bounded::<usize>(cap);
@@ -309,10 +309,10 @@ fn select_stress_exactly_once() {
     }
 }
 
-#[test]
-fn after_at_never_and_tick_arms() {
+rt_test!(after_at_never_and_tick_arms);
+fn after_at_never_and_tick_arms(procs: usize) {
     let _w = Watchdog::new("timer_arms", LIMIT);
-    for procs in PROCS {
+    {
         runtime(procs).block_on(|| {
             let start = Instant::now();
             let (_tx, rx) = unbounded::<i32>();
@@ -408,10 +408,10 @@ fn dynamic_select_api() {
     assert!(format!("{:?}", Select::default()).contains("Select"));
 }
 
-#[test]
-fn ready_wakes_when_an_operation_becomes_ready() {
+rt_test!(ready_wakes_when_an_operation_becomes_ready);
+fn ready_wakes_when_an_operation_becomes_ready(procs: usize) {
     let _w = Watchdog::new("ready", LIMIT);
-    for procs in PROCS {
+    {
         runtime(procs).block_on(|| {
             let (tx, rx) = bounded::<i32>(0);
             let (_tx2, rx2) = unbounded::<i32>();
