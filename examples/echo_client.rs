@@ -27,6 +27,8 @@
 //! minute. A bad command line exits with status 2 and clap's one-line
 //! error.
 
+#[path = "common/fd_limit.rs"]
+mod fd_limit;
 #[path = "common/flags.rs"]
 mod flags;
 #[path = "common/round_trips.rs"]
@@ -86,21 +88,12 @@ fn loopback(addr: &str) -> Result<SocketAddr, String> {
         .ok_or_else(|| "it resolves to no address".to_string())
 }
 
-/// Raises the soft fd limit to the hard one (10 000 connections need it).
-fn raise_fd_limit() {
-    // SAFETY: getrlimit/setrlimit read and write the struct we pass.
-    unsafe {
-        let mut lim: libc::rlimit = std::mem::zeroed();
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
-            lim.rlim_cur = lim.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-        }
-    }
-}
-
 fn main() -> ExitCode {
     let args = Args::parse();
-    raise_fd_limit();
+    // 10 000 connections need 10 000 descriptors.
+    if let Err(e) = fd_limit::raise_to_hard() {
+        eprintln!("echo_client: cannot raise the open-file limit: {e}");
+    }
     let run_for = Duration::from_secs_f64(args.secs);
     let limit = CONNECT_TIMEOUT + run_for + WATCHDOG_GRACE;
     std::thread::spawn(move || {

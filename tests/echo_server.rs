@@ -286,6 +286,17 @@ fn serves_and_exits_cleanly(mode: &str, extra: &[&str]) {
     assert!(status.success(), "{mode}: exit {status}; stderr: {stderr}");
     assert!(stdout.contains("stopped by SIGTERM"), "{mode}: {stdout}");
     assert!(stderr.contains("received SIGTERM"), "{mode}: {stderr}");
+    // It raised its soft open-file limit to the hard one it inherited.
+    // SAFETY: getrlimit writes only the struct we pass.
+    let hard = unsafe {
+        let mut lim: libc::rlimit = std::mem::zeroed();
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim), 0);
+        lim.rlim_max
+    };
+    assert!(
+        stderr.contains(&format!("echo_server: open-file limit {hard}\n")),
+        "{mode}: {stderr}"
+    );
     drop((silent, hog));
 }
 

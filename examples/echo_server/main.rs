@@ -25,6 +25,8 @@
 //! with `--addr 127.0.0.1:0` that line carries the port the OS picked. A bad
 //! command line exits with status 2 and clap's one-line error.
 
+#[path = "../common/fd_limit.rs"]
+mod fd_limit;
 #[path = "../common/flags.rs"]
 mod flags;
 mod run;
@@ -104,6 +106,11 @@ fn main() -> ExitCode {
     // Before any thread exists, so that all of them inherit the mask.
     signals::block();
     let args = Args::parse_or_exit();
+    // A descriptor per connection: go as high as this process may.
+    match fd_limit::raise_to_hard() {
+        Ok(n) => eprintln!("echo_server: open-file limit {n}"),
+        Err(e) => eprintln!("echo_server: cannot raise the open-file limit: {e}"),
+    }
     // greenrt's bind asks for the kernel's largest accept backlog, which a
     // burst of 10 000 connects needs; the other modes take the socket over.
     let listener = match greenrt::net::TcpListener::bind(&args.addr) {
