@@ -17,84 +17,64 @@
 //! event-loop mode; green threads keep the client a straight-line "write,
 //! read, compare" loop per connection and dogfood greenrt::net under load.
 //! The same client drives every server mode, so the comparison is fair.
-//! happycoin `--serve` compiles this file in for [`run_conn`] and [`Totals`]
-//! (examples/happycoin/echo.rs), driving them from OS threads instead.
+//! The round-trip loop and its latency histogram (fixed memory however
+//! long the run) are examples/common/round_trips.rs, which happycoin
+//! `--serve` drives from OS threads instead.
 //!
 //! It refuses non-loopback addresses: it is a benchmark tool, not a way to
 //! load someone else's machine. The run is bounded: connects time out after
 //! 10 s, and a watchdog ends the process (status 3) if a run overruns by a
-//! minute.
+//! minute. A bad command line exits with status 2 and clap's one-line
+//! error.
 
-use std::io::{Read, Write};
+#[path = "common/fd_limit.rs"]
+mod fd_limit;
+#[path = "common/flags.rs"]
+mod flags;
+#[path = "common/round_trips.rs"]
+mod round_trips;
+
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use clap::Parser;
 use greenrt::net::TcpStream;
 
-const USAGE: &str = "\
-usage: echo_client [--addr ADDR] [--conns C] [--bytes B] [--secs D] [--procs N]
-
-  --addr ADDR   echo server address, loopback only (default 127.0.0.1:7000)
-  --conns C     concurrent connections, 1 to 100000 (default 100)
-  --bytes B     bytes per round trip, 1 to 1048576 (default 64)
-  --secs D      measured duration in seconds, 0.1 to 3600 (default 5)
-  --procs N     greenrt processors for the client (default 1)
-  -h, --help    print this help
-";
+use crate::flags::ranged;
+use crate::round_trips::{run_conn, ConnReport, Latencies, Totals};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const WATCHDOG_GRACE: Duration = Duration::from_secs(60);
 
+/// A load generator for echo_server: connections doing request/response
+/// round trips, every echoed byte checked.
+#[derive(Debug, Parser)]
+#[command(name = "echo_client")]
 struct Args {
+    /// Echo server address, loopback only
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7000", value_parser = loopback)]
     addr: SocketAddr,
+    /// Concurrent connections, 1 to 100000
+    #[arg(long, value_name = "C", default_value_t = 100, value_parser = ranged(1usize, 100_000))]
     conns: usize,
+    /// Bytes per round trip, 1 to 1048576
+    #[arg(long, value_name = "B", default_value_t = 64, value_parser = ranged(1usize, 1 << 20))]
     bytes: usize,
+    /// Measured duration in seconds, 0.1 to 3600
+    #[arg(long, value_name = "D", default_value_t = 5.0, value_parser = ranged(0.1, 3600.0))]
     secs: f64,
+    /// greenrt processors for the client, 1 to 1024
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = ranged(1, greenrt::config::MAX_PROCS))]
     procs: usize,
 }
 
-fn parse_num<T: std::str::FromStr + PartialOrd + std::fmt::Display>(
-    name: &str,
-    v: &str,
-    lo: T,
-    hi: T,
-) -> Result<T, String> {
-    match v.parse::<T>() {
-        Ok(n) if n >= lo && n <= hi => Ok(n),
-        _ => Err(format!(
-            "invalid {name} {v:?}: expected a number from {lo} to {hi}"
-        )),
-    }
-}
-
-fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
-    let mut addr = "127.0.0.1:7000".to_string();
-    let (mut conns, mut bytes, mut secs, mut procs) = (100, 64, 5.0, 1);
-    while let Some(flag) = it.next() {
-        let (name, inline) = match flag.split_once('=') {
-            Some((n, v)) if n.starts_with("--") => (n.to_string(), Some(v.to_string())),
-            _ => (flag.clone(), None),
-        };
-        let mut value = || {
-            inline
-                .clone()
-                .or_else(|| it.next())
-                .ok_or_else(|| format!("{name} needs a value"))
-        };
-        match name.as_str() {
-            "-h" | "--help" => return Ok(None),
-            "--addr" => addr = value()?,
-            "--conns" => conns = parse_num("--conns", &value()?, 1, 100_000)?,
-            "--bytes" => bytes = parse_num("--bytes", &value()?, 1, 1 << 20)?,
-            "--secs" => secs = parse_num("--secs", &value()?, 0.1, 3600.0)?,
-            "--procs" => procs = parse_num("--procs", &value()?, 1, greenrt::config::MAX_PROCS)?,
-            other => return Err(format!("unknown argument {other:?}")),
-        }
-    }
+/// `--addr`: resolved, and every address it resolves to on loopback.
+fn loopback(addr: &str) -> Result<SocketAddr, String> {
     let resolved: Vec<SocketAddr> = addr
         .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve --addr {addr:?}: {e}"))?
+        .map_err(|e| format!("cannot resolve it: {e}"))?
         .collect();
     if let Some(bad) = resolved.iter().find(|a| !a.ip().is_loopback()) {
         return Err(format!(
@@ -102,136 +82,18 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
              (127.0.0.0/8 or ::1)"
         ));
     }
-    let addr = *resolved
+    resolved
         .first()
-        .ok_or_else(|| format!("--addr {addr:?} resolves to no address"))?;
-    Ok(Some(Args {
-        addr,
-        conns,
-        bytes,
-        secs,
-        procs,
-    }))
-}
-
-/// What one connection did during the run.
-#[derive(Default)]
-pub struct ConnReport {
-    pub round_trips: u64,
-    pub io_errors: u64,
-    pub mismatches: u64,
-    /// Round-trip times in nanoseconds.
-    pub latencies: Vec<u64>,
-}
-
-/// What all connections did: totals and latency percentiles.
-pub struct Totals {
-    pub round_trips: u64,
-    pub io_errors: u64,
-    pub mismatches: u64,
-    pub p50_us: f64,
-    pub p99_us: f64,
-    pub max_us: f64,
-}
-
-impl Totals {
-    /// Sums the connections' reports; percentiles by nearest rank over
-    /// every round trip, in microseconds.
-    pub fn of(reports: Vec<ConnReport>) -> Totals {
-        let round_trips = reports.iter().map(|r| r.round_trips).sum();
-        let io_errors = reports.iter().map(|r| r.io_errors).sum();
-        let mismatches = reports.iter().map(|r| r.mismatches).sum();
-        let mut lat: Vec<u64> = reports.into_iter().flat_map(|r| r.latencies).collect();
-        lat.sort_unstable();
-        let pct = |p: f64| -> f64 {
-            if lat.is_empty() {
-                return 0.0;
-            }
-            let i = ((lat.len() as f64 * p).ceil() as usize).clamp(1, lat.len()) - 1;
-            lat[i] as f64 / 1000.0
-        };
-        Totals {
-            round_trips,
-            io_errors,
-            mismatches,
-            p50_us: pct(0.50),
-            p99_us: pct(0.99),
-            max_us: pct(1.0),
-        }
-    }
-}
-
-/// Fills `buf` with bytes unique to (connection, round trip), so a byte
-/// echoed to the wrong connection or out of order is caught.
-fn fill(buf: &mut [u8], conn: u64, seq: u64) {
-    let mut x = (conn << 32) ^ seq ^ 0x9E37_79B9_7F4A_7C15;
-    for chunk in buf.chunks_mut(8) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
-    }
-}
-
-/// Round trips of `bytes` bytes on `s` while `more()` says so, each one
-/// checked byte for byte; stops at the first error or mismatch.
-pub fn run_conn(
-    mut s: impl Read + Write,
-    id: u64,
-    bytes: usize,
-    mut more: impl FnMut() -> bool,
-) -> ConnReport {
-    let mut r = ConnReport::default();
-    let mut out = vec![0u8; bytes];
-    let mut back = vec![0u8; bytes];
-    let mut seq = 0u64;
-    while more() {
-        fill(&mut out, id, seq);
-        let t0 = Instant::now();
-        if s.write_all(&out)
-            .and_then(|()| s.read_exact(&mut back))
-            .is_err()
-        {
-            r.io_errors += 1;
-            break;
-        }
-        r.latencies.push(t0.elapsed().as_nanos() as u64);
-        r.round_trips += 1;
-        if back != out {
-            // The stream is out of step now: stop this connection.
-            r.mismatches += 1;
-            break;
-        }
-        seq += 1;
-    }
-    r
-}
-
-/// Raises the soft fd limit to the hard one (10 000 connections need it).
-fn raise_fd_limit() {
-    // SAFETY: getrlimit/setrlimit read and write the struct we pass.
-    unsafe {
-        let mut lim: libc::rlimit = std::mem::zeroed();
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
-            lim.rlim_cur = lim.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-        }
-    }
+        .copied()
+        .ok_or_else(|| "it resolves to no address".to_string())
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args(std::env::args().skip(1)) {
-        Ok(Some(a)) => a,
-        Ok(None) => {
-            print!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(msg) => {
-            eprintln!("echo_client: {msg}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    raise_fd_limit();
+    let args = Args::parse();
+    // 10 000 connections need 10 000 descriptors.
+    if let Err(e) = fd_limit::raise_to_hard() {
+        eprintln!("echo_client: cannot raise the open-file limit: {e}");
+    }
     let run_for = Duration::from_secs_f64(args.secs);
     let limit = CONNECT_TIMEOUT + run_for + WATCHDOG_GRACE;
     std::thread::spawn(move || {
@@ -253,6 +115,8 @@ fn main() -> ExitCode {
     let Args {
         addr, conns, bytes, ..
     } = args;
+    let latencies = Latencies::new();
+    let recorded = latencies.clone();
     let (reports, connect_errors, first_error, elapsed) = rt.block_on(move || {
         // Connect everything first, so the measured window is steady state.
         let connecting: Vec<_> = (0..conns)
@@ -282,7 +146,10 @@ fn main() -> ExitCode {
             .into_iter()
             .enumerate()
             .map(|(i, s)| {
-                greenrt::spawn(move || run_conn(s, i as u64, bytes, || Instant::now() < end))
+                let latencies = recorded.clone();
+                greenrt::spawn(move || {
+                    run_conn(s, i as u64, bytes, &latencies, || Instant::now() < end)
+                })
             })
             .collect();
         let reports: Vec<ConnReport> = workers
@@ -300,7 +167,7 @@ fn main() -> ExitCode {
         p50_us,
         p99_us,
         max_us,
-    } = Totals::of(reports);
+    } = Totals::of(reports, &latencies);
     let rtps = round_trips as f64 / elapsed.as_secs_f64();
     println!(
         "echo_client: {conns} conns x {bytes} B for {:.2} s against {addr}: \

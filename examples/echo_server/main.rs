@@ -1,10 +1,15 @@
 //! An echo server in three designs, for comparing them on equal terms:
 //!
 //! * `--mode green` — one greenrt green thread per connection, blocking-style
-//!   code on `greenrt::net` (green.rs);
+//!   code on `greenrt::net`;
 //! * `--mode event-loop` — a single-threaded mio readiness loop with
-//!   per-connection buffers (event_loop.rs);
-//! * `--mode thread` — `std::net`, one OS thread per connection (threads.rs).
+//!   per-connection buffers;
+//! * `--mode thread` — `std::net`, one OS thread per connection.
+//!
+//! The serving loops live in examples/common/serve, which happycoin
+//! `--serve` runs too; this example adds what a standalone server needs:
+//! the command line, signal handling (signals.rs), each design's driver
+//! (run.rs) and the exit summary.
 //!
 //! All three echo every byte exactly, hold at most 4 KiB per connection and
 //! stop reading from a client that does not read, survive clients that
@@ -17,111 +22,95 @@
 //! ```
 //!
 //! On startup it prints `echo_server: listening on <addr> (...)` on stdout;
-//! with `--addr 127.0.0.1:0` that line carries the port the OS picked.
+//! with `--addr 127.0.0.1:0` that line carries the port the OS picked. A bad
+//! command line exits with status 2 and clap's one-line error.
 
-mod event_loop;
-mod green;
+#[path = "../common/fd_limit.rs"]
+mod fd_limit;
+#[path = "../common/flags.rs"]
+mod flags;
+mod run;
+#[path = "../common/serve/mod.rs"]
+mod serve;
 mod signals;
-mod stats;
-mod threads;
 
 use std::io::Write;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-const USAGE: &str = "\
-usage: echo_server [--addr ADDR] [--mode green|event-loop|thread] [--procs N]
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser, ValueEnum};
 
-  --addr ADDR   address to listen on (default 127.0.0.1:7000; port 0 picks one)
-  --mode MODE   green (default): a green thread per connection on greenrt
-                event-loop: a single-threaded mio readiness loop
-                thread: std::net with an OS thread per connection
-  --procs N     green mode: number of greenrt processors (default:
-                GREENRT_PROCS, else the CPU count)
-  -h, --help    print this help
-";
+use crate::flags::ranged;
+use crate::serve::stats::{Stats, STATS};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    Green,
-    EventLoop,
-    Thread,
-}
-
-#[derive(Debug)]
+/// An echo server in three designs, for comparing them on equal terms.
+#[derive(Debug, Parser)]
+#[command(name = "echo_server")]
 struct Args {
+    /// Address to listen on (port 0 picks one)
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7000")]
     addr: String,
+    /// Server design
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = Mode::Green)]
     mode: Mode,
+    /// Green mode: greenrt processors, 1 to 1024 (default: GREENRT_PROCS,
+    /// else the CPU count)
+    #[arg(long, value_name = "N", value_parser = ranged(1, greenrt::config::MAX_PROCS))]
     procs: Option<usize>,
 }
 
-/// Parses the command line; `Err` carries the message for stderr.
-fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
-    let mut args = Args {
-        addr: "127.0.0.1:7000".into(),
-        mode: Mode::Green,
-        procs: None,
-    };
-    while let Some(flag) = it.next() {
-        let (name, inline) = match flag.split_once('=') {
-            Some((n, v)) if n.starts_with("--") => (n.to_string(), Some(v.to_string())),
-            _ => (flag.clone(), None),
-        };
-        let mut value = || {
-            inline
-                .clone()
-                .or_else(|| it.next())
-                .ok_or_else(|| format!("{name} needs a value"))
-        };
-        match name.as_str() {
-            "-h" | "--help" => return Ok(None),
-            "--addr" => args.addr = value()?,
-            "--mode" => {
-                args.mode = match value()?.as_str() {
-                    "green" => Mode::Green,
-                    "event-loop" => Mode::EventLoop,
-                    "thread" => Mode::Thread,
-                    other => {
-                        return Err(format!(
-                            "unknown mode {other:?}: expected green, event-loop or thread"
-                        ))
-                    }
-                }
-            }
-            "--procs" => {
-                let v = value()?;
-                match v.parse::<usize>() {
-                    Ok(n) if (1..=greenrt::config::MAX_PROCS).contains(&n) => args.procs = Some(n),
-                    _ => {
-                        return Err(format!(
-                            "invalid --procs {v:?}: expected a whole number from 1 to {}",
-                            greenrt::config::MAX_PROCS
-                        ))
-                    }
-                }
-            }
-            other => return Err(format!("unknown argument {other:?}")),
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Mode {
+    /// A green thread per connection on greenrt
+    Green,
+    /// A single-threaded mio readiness loop
+    EventLoop,
+    /// std::net with an OS thread per connection
+    Thread,
+}
+
+impl Args {
+    /// The command line, or exit: status 2 with clap's short error for a
+    /// mistake (the cross-flag rules included), 0 after `--help`.
+    fn parse_or_exit() -> Args {
+        let args = Args::parse();
+        if args.procs.is_some() && args.mode != Mode::Green {
+            Args::command()
+                .error(
+                    ErrorKind::ArgumentConflict,
+                    "--procs only applies to --mode green",
+                )
+                .exit();
         }
+        args
     }
-    if args.procs.is_some() && args.mode != Mode::Green {
-        return Err("--procs only applies to --mode green".into());
-    }
-    Ok(Some(args))
+}
+
+/// The counters as the exit line prints them.
+fn summary(stats: &Stats) -> String {
+    let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    format!(
+        "accepted {} connections, closed {}, {} ended in errors, {} accept errors, \
+         {} refused for lack of threads, {} bytes echoed",
+        g(&stats.accepted),
+        g(&stats.closed),
+        g(&stats.conn_errors),
+        g(&stats.accept_errors),
+        g(&stats.refused),
+        g(&stats.bytes)
+    )
 }
 
 fn main() -> ExitCode {
     // Before any thread exists, so that all of them inherit the mask.
     signals::block();
-    let args = match parse_args(std::env::args().skip(1)) {
-        Ok(Some(a)) => a,
-        Ok(None) => {
-            print!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(msg) => {
-            eprintln!("echo_server: {msg}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
+    let args = Args::parse_or_exit();
+    // A descriptor per connection: go as high as this process may.
+    match fd_limit::raise_to_hard() {
+        Ok(n) => eprintln!("echo_server: open-file limit {n}"),
+        Err(e) => eprintln!("echo_server: cannot raise the open-file limit: {e}"),
+    }
     // greenrt's bind asks for the kernel's largest accept backlog, which a
     // burst of 10 000 connects needs; the other modes take the socket over.
     let listener = match greenrt::net::TcpListener::bind(&args.addr) {
@@ -144,18 +133,18 @@ fn main() -> ExitCode {
     let _ = std::io::stdout().flush();
 
     let result = match args.mode {
-        Mode::Green => green::run(listener, args.procs),
-        Mode::EventLoop => listener.into_std().and_then(event_loop::run),
-        Mode::Thread => listener.into_std().and_then(threads::run),
+        Mode::Green => run::green(listener, args.procs),
+        Mode::EventLoop => listener.into_std().and_then(run::event_loop),
+        Mode::Thread => listener.into_std().and_then(run::thread),
     };
     let how = signals::received().unwrap_or("end of the accept loop");
     match result {
         Ok(()) => {
-            println!("echo_server: stopped by {how}; {}", stats::STATS.summary());
+            println!("echo_server: stopped by {how}; {}", summary(&STATS));
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("echo_server: failed: {e}; {}", stats::STATS.summary());
+            eprintln!("echo_server: failed: {e}; {}", summary(&STATS));
             ExitCode::FAILURE
         }
     }

@@ -3,13 +3,15 @@
 //! `main` blocks both signals before any other thread exists, so every
 //! thread (the runtime's Ms, connection threads) inherits the mask and none
 //! of them is ever interrupted. One dedicated thread takes them with
-//! `sigwait(2)` as ordinary values and runs the mode's stop action on a
+//! `sigwait(2)` as ordinary values, sets the serving loops' stop flag
+//! (examples/common/serve/stop.rs) and runs the mode's stop action on a
 //! normal stack, where it may lock, allocate and wake green threads. A
 //! second signal while stopping exits at once.
 
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, Ordering};
 
-static STOPPING: AtomicBool = AtomicBool::new(false);
+use crate::serve::stop::request_stop;
+
 static SIGNAL: AtomicI32 = AtomicI32::new(0);
 
 fn termination_set() -> libc::sigset_t {
@@ -30,18 +32,6 @@ pub fn block() {
     // SAFETY: `set` is initialised; a null old-set pointer is allowed.
     let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
     assert_eq!(rc, 0, "pthread_sigmask failed");
-}
-
-/// True once a stop was requested.
-pub fn stopping() -> bool {
-    STOPPING.load(Ordering::SeqCst)
-}
-
-/// Asks the serving loops to stop, as a signal would but without one: for a
-/// program that embeds a server and ends it itself (happycoin `--serve`).
-/// The caller then wakes the loop the way its mode's stop action does.
-pub fn request_stop() {
-    STOPPING.store(true, Ordering::SeqCst);
 }
 
 /// The name of the signal that stopped us, if any.

@@ -1,11 +1,23 @@
 //! Command-line parsing: flags to a [`Plan`] (and, with `--serve`, a
-//! [`ServeConfig`]), or a message saying what was wrong and which values are
-//! accepted.
+//! [`ServeConfig`]), or clap's error naming the offending flag or value and
+//! what is accepted.
+//!
+//! clap (derive) reads the flags and checks each value on its own (ranges
+//! through examples/common/flags.rs); [`resolve`] then applies the defaults
+//! and the rules that tie flags together (`--procs` only for green modes,
+//! `--batch` only for the pool, the `--serve` flags only with `--serve`,
+//! ...). Its messages become clap errors too, so every mistake is reported
+//! the same way: one line, the usage line, a pointer to `--help`, status 2.
 
 use std::ffi::OsString;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser};
+
+use crate::flags::ranged;
 use crate::mine::{MineConfig, Order, Rng, DEFAULT_CHECKPOINT_EVERY};
 use crate::modes::{Mode, Plan};
 use crate::pool::PoolConfig;
@@ -22,59 +34,8 @@ pub const MAX_QUEUE: usize = 1_000_000;
 /// Default `--draws`, the book's.
 pub const DEFAULT_DRAWS: u64 = 10_000_000;
 
-pub const USAGE: &str = "\
-usage: happycoin [--mode single|threads|green|pool] [--workers N] [--procs N]
-                 [--draws N] [--rng fast|os] [--seed S] [--reject-first]
-                 [--batch N] [--max-queue N] [--quiet]
-                 [--serve ADDR [--server-mode green|event-loop|thread]
-                  [--serve-conns C] [--serve-secs S] [--time-slice-ms T]
-                  [--loop-chunk N]]
-
-Draws random 64-bit numbers and counts the Happycoins among them: happy
-numbers that are multiples of 10 000.
-
-  --mode M        single (default): one loop on the main thread, the book's
-                    reference program
-                  threads: N OS threads, each mining a contiguous share
-                  green: N greenrt green threads on P processors, each
-                    mining a contiguous share
-                  pool: N green workers fed batches through a bounded channel
-  --workers N     miners, 1 to 4096 (default: 1 for single, else the CPU count)
-  --procs P       green and pool: greenrt processors, 1 to 1024 (default: the
-                    smaller of N and GREENRT_PROCS, else of N and the CPU count)
-  --draws N       how many numbers to draw, 0 or more (default 10_000_000;
-                    underscores allowed)
-  --rng R         fast (default): seeded splitmix64; draw i depends only on
-                    the seed and i, so every mode finds the same coins
-                  os: the OS's cryptographic generator, like the book's
-  --seed S        seed for --rng fast, 0 to 18446744073709551615 (default 0)
-  --reject-first  test divisibility before happiness (the shortcut); the
-                    default tests happiness first, like the book
-  --batch N       pool: draws per batch, 1 or more (default 100_000)
-  --max-queue N   pool: batches that may wait for a worker, 0 to 1_000_000
-                    (default: 2 x N)
-  --quiet         print only the count and summary lines, not the coins
-  -h, --help      print this help
-
-Mining beside an echo server (one process):
-  --serve ADDR    serve echo on ADDR, a loopback address (port 0 picks one),
-                    and measure it with an internal client: first for S
-                    seconds without mining, then while mining (until the
-                    mining ends or S seconds pass)
-  --server-mode M green (default): examples/echo_server's green server on
-                    the miners' own runtime (--mode green or pool)
-                  event-loop: its mio loop, mining on the loop's thread in
-                    chunks between polls (--mode single)
-                  thread: its thread-per-connection server beside OS-thread
-                    miners (--mode threads)
-  --serve-conns C client connections (one OS thread each), 1 to 256
-                    (default 4); 64-byte round trips, every byte checked
-  --serve-secs S  length of each phase in seconds, 0.1 to 60 (default 2)
-  --time-slice-ms T  green: the runtime's time slice in ms, 0.1 to 1000
-                    (default 1; greenrt's own default is 10)
-  --loop-chunk N  event-loop: draws mined between two polls, 1 to
-                    10_000_000 (default 100_000, about 8 ms)
-
+/// The output format, after the flags in `--help`.
+const OUTPUT: &str = "\
 Output on stdout: each coin, in draw order; `count : C`; then one line
   summary mode=M workers=N procs=P draws=D count=C elapsed_s=F draws_per_s=F
 where procs is 1 for single and N for threads. A progress bar shows on
@@ -86,130 +47,157 @@ stderr for runs longer than a second when stderr is a terminal. With
     baseline_mismatches=N mining_secs=F mining_round_trips=N ... (the same
     for the mining phase) mining_draws_per_s=F (during that window)
 with - for a knob the design does not have. Any echo error or mismatch
-makes the exit status 1.
-";
+makes the exit status 1.";
 
 /// What the command line asks for.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Command {
-    /// Print the usage text and exit successfully.
-    Help,
-    /// Mine.
-    Run {
-        /// The job.
-        plan: Plan,
-        /// Leave the coins out of the output.
-        quiet: bool,
-        /// Serve echo beside the miners and measure it.
-        serve: Option<ServeConfig>,
-    },
+pub struct Request {
+    /// The job.
+    pub plan: Plan,
+    /// Leave the coins out of the output.
+    pub quiet: bool,
+    /// Serve echo beside the miners and measure it.
+    pub serve: Option<ServeConfig>,
 }
 
-/// Flags as given, before defaults and cross-checks.
-#[derive(Default)]
-struct Raw {
+/// Draws random 64-bit numbers and counts the Happycoins among them: happy
+/// numbers that are multiples of 10 000.
+#[derive(Debug, Parser)]
+#[command(name = "happycoin", after_help = OUTPUT)]
+struct Flags {
+    /// How the draws are spread over workers (default single)
+    #[arg(long, value_name = "M", value_parser = mode_parser())]
     mode: Option<Mode>,
+    /// Miners, 1 to 4096 (default: 1 for single, else the CPU count)
+    #[arg(long, value_name = "N", value_parser = ranged(1usize, MAX_WORKERS))]
     workers: Option<usize>,
+    /// green and pool: greenrt processors, 1 to 1024 (default: the smaller
+    /// of N and GREENRT_PROCS, else of N and the CPU count)
+    #[arg(long, value_name = "P", value_parser = ranged(1usize, greenrt::config::MAX_PROCS))]
     procs: Option<usize>,
+    /// How many numbers to draw, 0 or more (default 10_000_000;
+    /// underscores allowed)
+    #[arg(long, value_name = "N", value_parser = ranged(0u64, u64::MAX))]
     draws: Option<u64>,
+    /// The random number generator (default fast)
+    #[arg(long = "rng", value_name = "R", value_parser = rng_parser())]
     rng_os: Option<bool>,
+    /// Seed for --rng fast, 0 to 18446744073709551615 (default 0)
+    #[arg(long, value_name = "S", allow_negative_numbers = true,
+          value_parser = ranged(0u64, u64::MAX))]
     seed: Option<u64>,
+    /// Test divisibility before happiness (the shortcut); the default tests
+    /// happiness first, like the book
+    #[arg(long)]
     reject_first: bool,
+    /// pool: draws per batch, 1 or more (default 100_000)
+    #[arg(long, value_name = "N", value_parser = ranged(1u64, u64::MAX))]
     batch: Option<u64>,
+    /// pool: batches that may wait for a worker, 0 to 1_000_000 (default:
+    /// 2 x N)
+    #[arg(long, value_name = "N", value_parser = ranged(0usize, MAX_QUEUE))]
     max_queue: Option<usize>,
+    /// Print only the count and summary lines, not the coins
+    #[arg(long)]
     quiet: bool,
+
+    /// Serve echo on ADDR, a loopback address (port 0 picks one), and
+    /// measure it with an internal client: first for S seconds without
+    /// mining, then while mining (until the mining ends or S seconds pass)
+    #[arg(long, value_name = "ADDR", value_parser = loopback,
+          help_heading = "Mining beside an echo server")]
     serve: Option<SocketAddr>,
+    /// Which of examples/echo_server's designs serves (default green)
+    #[arg(long = "server-mode", value_name = "M", value_parser = server_parser(),
+          help_heading = "Mining beside an echo server")]
     server: Option<Server>,
+    /// Client connections (one OS thread each), 1 to 256 (default 4);
+    /// 64-byte round trips, every byte checked
+    #[arg(long, value_name = "C", value_parser = ranged(1usize, MAX_SERVE_CONNS),
+          help_heading = "Mining beside an echo server")]
     serve_conns: Option<usize>,
+    /// Length of each phase in seconds, 0.1 to 60 (default 2)
+    #[arg(long, value_name = "S", value_parser = ranged(MIN_SERVE_SECS, MAX_SERVE_SECS),
+          help_heading = "Mining beside an echo server")]
     serve_secs: Option<f64>,
+    /// green: the runtime's time slice in ms, 0.1 to 1000 (default 1;
+    /// greenrt's own default is 10)
+    #[arg(long, value_name = "T", value_parser = time_slice_ms_parser(),
+          help_heading = "Mining beside an echo server")]
     time_slice_ms: Option<f64>,
+    /// event-loop: draws mined between two polls, 1 to 10_000_000 (default
+    /// 100_000, about 8 ms)
+    #[arg(long, value_name = "N", value_parser = ranged(1u64, MAX_LOOP_CHUNK),
+          help_heading = "Mining beside an echo server")]
     loop_chunk: Option<u64>,
 }
 
-/// Parses the arguments (without the program name). `Err` is a one-line
-/// message naming the offending flag or value and what is accepted.
-pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String> {
-    let mut raw = Raw::default();
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        let arg = arg
-            .into_string()
-            .map_err(|a| format!("argument {a:?} is not valid UTF-8"))?;
-        // `--flag=value` or `--flag value`.
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
-            _ => (arg, None),
-        };
-        let mut value = || match inline.clone() {
-            Some(v) => Ok(v),
-            None => args
-                .next()
-                .ok_or_else(|| format!("{flag} needs a value"))?
-                .into_string()
-                .map_err(|v| format!("the value {v:?} of {flag} is not valid UTF-8")),
-        };
-        match flag.as_str() {
-            "-h" | "--help" => return Ok(Command::Help),
-            "--mode" => {
-                let v = value()?;
-                raw.mode = Some(Mode::from_name(&v).ok_or_else(|| {
-                    format!("unknown --mode {v:?}: expected single, threads, green or pool")
-                })?);
+/// `--mode`: one of [`Mode::ALL`] by name.
+fn mode_parser() -> impl TypedValueParser<Value = Mode> {
+    PossibleValuesParser::new(Mode::ALL.map(|m| {
+        PossibleValue::new(m.name()).help(match m {
+            Mode::Single => "One loop on the main thread, the book's reference program",
+            Mode::Threads => "N OS threads, each mining a contiguous share",
+            Mode::Green => {
+                "N greenrt green threads on P processors, each mining a contiguous share"
             }
-            "--workers" => raw.workers = Some(number(&flag, &value()?, 1, MAX_WORKERS)?),
-            "--procs" => {
-                raw.procs = Some(number(&flag, &value()?, 1, greenrt::config::MAX_PROCS)?);
+            Mode::Pool => "N green workers fed batches through a bounded channel",
+        })
+    }))
+    .map(|name| Mode::from_name(&name).expect("a listed mode"))
+}
+
+/// `--rng`: true for `os`.
+fn rng_parser() -> impl TypedValueParser<Value = bool> {
+    PossibleValuesParser::new([
+        PossibleValue::new("fast").help(
+            "Seeded splitmix64: draw i depends only on the seed and i, \
+             so every mode finds the same coins",
+        ),
+        PossibleValue::new("os").help("The OS's cryptographic generator, like the book's"),
+    ])
+    .map(|name| name == "os")
+}
+
+/// `--server-mode`: one of [`Server::NAMES`], with its default knob.
+fn server_parser() -> impl TypedValueParser<Value = Server> {
+    PossibleValuesParser::new(Server::NAMES.map(|name| {
+        let server = Server::from_name(name).expect("a listed server design");
+        PossibleValue::new(name).help(match server {
+            Server::Green { .. } => {
+                "Its green server on the miners' own runtime (--mode green or pool)"
             }
-            "--draws" => raw.draws = Some(number(&flag, &value()?, 0, u64::MAX)?),
-            "--rng" => {
-                raw.rng_os = Some(match value()?.as_str() {
-                    "fast" => false,
-                    "os" => true,
-                    other => return Err(format!("unknown --rng {other:?}: expected fast or os")),
-                });
+            Server::EventLoop { .. } => {
+                "Its mio loop, mining on the loop's thread in chunks between polls (--mode single)"
             }
-            "--seed" => raw.seed = Some(number(&flag, &value()?, 0, u64::MAX)?),
-            "--batch" => raw.batch = Some(number(&flag, &value()?, 1, u64::MAX)?),
-            "--max-queue" => raw.max_queue = Some(number(&flag, &value()?, 0, MAX_QUEUE)?),
-            "--serve" => raw.serve = Some(loopback(&value()?)?),
-            "--server-mode" => {
-                let v = value()?;
-                raw.server = Some(Server::from_name(&v).ok_or_else(|| {
-                    format!(
-                        "unknown --server-mode {v:?}: expected {}",
-                        Server::NAMES.join(", ")
-                    )
-                })?);
+            Server::Thread => {
+                "Its thread-per-connection server beside OS-thread miners (--mode threads)"
             }
-            "--serve-conns" => {
-                raw.serve_conns = Some(number(&flag, &value()?, 1, MAX_SERVE_CONNS)?);
-            }
-            "--serve-secs" => {
-                raw.serve_secs = Some(decimal(&flag, &value()?, MIN_SERVE_SECS, MAX_SERVE_SECS)?);
-            }
-            "--time-slice-ms" => {
-                let ms = |d: Duration| d.as_secs_f64() * 1e3;
-                raw.time_slice_ms = Some(decimal(
-                    &flag,
-                    &value()?,
-                    ms(greenrt::config::MIN_TIME_SLICE),
-                    ms(greenrt::config::MAX_TIME_SLICE),
-                )?);
-            }
-            "--loop-chunk" => raw.loop_chunk = Some(number(&flag, &value()?, 1, MAX_LOOP_CHUNK)?),
-            "--reject-first" | "--quiet" if inline.is_some() => {
-                return Err(format!("{flag} takes no value"));
-            }
-            "--reject-first" => raw.reject_first = true,
-            "--quiet" => raw.quiet = true,
-            other => return Err(format!("unknown argument {other:?}")),
-        }
-    }
-    resolve(raw)
+        })
+    }))
+    .map(|name| Server::from_name(&name).expect("a listed server design"))
+}
+
+/// `--time-slice-ms`: the runtime's accepted time slices, in milliseconds.
+fn time_slice_ms_parser() -> impl Fn(&str) -> Result<f64, String> + Clone + Send + Sync {
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    ranged(
+        ms(greenrt::config::MIN_TIME_SLICE),
+        ms(greenrt::config::MAX_TIME_SLICE),
+    )
+}
+
+/// Parses the arguments (without the program name). `Err` is clap's error:
+/// a mistake (exit status 2), or the help text (`-h`, `--help`; status 0).
+/// [`clap::Error::exit`] prints either where it belongs.
+pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Request, clap::Error> {
+    let program = std::iter::once(OsString::from("happycoin"));
+    let flags = Flags::try_parse_from(program.chain(args))?;
+    resolve(flags).map_err(|msg| Flags::command().error(ErrorKind::ArgumentConflict, msg))
 }
 
 /// Applies defaults and rejects flags that do not fit the mode.
-fn resolve(raw: Raw) -> Result<Command, String> {
+fn resolve(raw: Flags) -> Result<Request, String> {
     let serve = resolve_serve(&raw)?;
     let mode = match (raw.mode, serve) {
         (Some(m), _) => m,
@@ -294,7 +282,7 @@ fn resolve(raw: Raw) -> Result<Command, String> {
             max_queue: raw.max_queue,
         },
     };
-    Ok(Command::Run {
+    Ok(Request {
         plan,
         quiet: raw.quiet,
         serve,
@@ -303,7 +291,7 @@ fn resolve(raw: Raw) -> Result<Command, String> {
 
 /// The `--serve` part of the command line, checked for flags that belong to
 /// another server design or need `--serve`.
-fn resolve_serve(raw: &Raw) -> Result<Option<ServeConfig>, String> {
+fn resolve_serve(raw: &Flags) -> Result<Option<ServeConfig>, String> {
     let Some(addr) = raw.serve else {
         for (flag, given) in [
             ("--server-mode", raw.server.is_some()),
@@ -352,11 +340,9 @@ fn resolve_serve(raw: &Raw) -> Result<Option<ServeConfig>, String> {
 fn loopback(v: &str) -> Result<SocketAddr, String> {
     let addr = v
         .to_socket_addrs()
-        .map_err(|e| {
-            format!("invalid --serve {v:?} ({e}): expected an address such as 127.0.0.1:7000")
-        })?
+        .map_err(|e| format!("{e}: expected an address such as 127.0.0.1:7000"))?
         .next()
-        .ok_or_else(|| format!("invalid --serve {v:?}: it resolves to no address"))?;
+        .ok_or_else(|| "it resolves to no address".to_string())?;
     if !addr.ip().is_loopback() {
         return Err(format!(
             "refusing to serve on {addr}: --serve takes a loopback address \
@@ -364,33 +350,6 @@ fn loopback(v: &str) -> Result<SocketAddr, String> {
         ));
     }
     Ok(addr)
-}
-
-/// Parses a decimal number in `min..=max` (`0.5`, `2`, `1e-1`).
-fn decimal(flag: &str, v: &str, min: f64, max: f64) -> Result<f64, String> {
-    match v.parse::<f64>() {
-        Ok(x) if x >= min && x <= max => Ok(x),
-        _ => Err(format!(
-            "invalid {flag} {v:?}: expected a number from {min} to {max}"
-        )),
-    }
-}
-
-/// Parses a whole number in `min..=max`; underscores are allowed as digit
-/// separators (`10_000_000`).
-fn number<T>(flag: &str, v: &str, min: T, max: T) -> Result<T, String>
-where
-    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
-{
-    let digits: String = v.chars().filter(|&c| c != '_').collect();
-    let ok =
-        !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) && !v.starts_with('_');
-    match digits.parse::<T>() {
-        Ok(n) if ok && n >= min && n <= max => Ok(n),
-        _ => Err(format!(
-            "invalid {flag} {v:?}: expected a whole number from {min} to {max}"
-        )),
-    }
 }
 
 fn cpu_count() -> usize {

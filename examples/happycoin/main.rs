@@ -27,16 +27,23 @@
 //! threads), `modes.rs` and `pool.rs` (where the loop runs), `cli.rs`,
 //! `progress.rs`; for `--serve`: `serve.rs` (the two phases),
 //! `serve_green.rs`, `serve_event_loop.rs`, `serve_thread.rs` (the three
-//! designs), `serve_client.rs` (the measuring client), `serve_config.rs`
-//! and `echo.rs` (the echo examples compiled in). Figures:
+//! designs), `serve_client.rs` (the measuring client), `serve_config.rs`;
+//! the echo servers' loops and the client's round-trip loop come from
+//! examples/common/, the very code echo_server and echo_client run. Figures:
 //! docs/BENCHMARKS.md, "Happycoin" and "Mining beside serving".
 
 mod cli;
+// examples/common/serve: the echo servers' loops.
+#[path = "../common/serve/mod.rs"]
 mod echo;
+#[path = "../common/flags.rs"]
+mod flags;
 mod mine;
 mod modes;
 mod pool;
 mod progress;
+#[path = "../common/round_trips.rs"]
+mod round_trips;
 mod serve;
 mod serve_client;
 mod serve_config;
@@ -48,23 +55,17 @@ use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use crate::cli::Command;
+use crate::cli::Request;
 use crate::mine::Control;
 use crate::modes::{Outcome, Plan};
 use crate::progress::Progress;
 use crate::serve::ServeReport;
 
 fn main() -> ExitCode {
-    let (plan, quiet, serve) = match cli::parse(std::env::args_os().skip(1)) {
-        Ok(Command::Run { plan, quiet, serve }) => (plan, quiet, serve),
-        Ok(Command::Help) => {
-            print!("{}", cli::USAGE);
-            return ExitCode::SUCCESS;
-        }
-        Err(msg) => {
-            eprintln!("happycoin: {msg}\n\n{}", cli::USAGE);
-            return ExitCode::from(2);
-        }
+    let Request { plan, quiet, serve } = match cli::parse(std::env::args_os().skip(1)) {
+        Ok(request) => request,
+        // The help on stdout (status 0), or a mistake on stderr (status 2).
+        Err(e) => e.exit(),
     };
 
     let ctl = Arc::new(Control::new());

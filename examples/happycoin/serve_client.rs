@@ -8,9 +8,10 @@
 //! threads leave the measured design's own threads alone; they still share
 //! the machine's cores, like any real client on the same host.
 //!
-//! Each connection runs examples/echo_client's round-trip loop (64-byte
-//! requests, every echoed byte checked) and records each round trip's
-//! latency. A phase goes in three steps, so that its window covers exactly
+//! Each connection runs examples/echo_client's round-trip loop
+//! (examples/common/round_trips.rs: 64-byte requests, every echoed byte
+//! checked) and records each round trip's latency in the phase's histogram.
+//! The warm-up round trips go to a histogram of their own, not reported. A phase goes in three steps, so that its window covers exactly
 //! what is measured:
 //!
 //! 1. [`Phase::start`]: every connection connects and makes one warm-up
@@ -34,7 +35,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::echo::client::{run_conn, ConnReport, Totals};
+use crate::round_trips::{run_conn, ConnReport, Latencies, Totals};
 
 /// Bytes per request, as in docs/BENCHMARKS.md's echo figures.
 pub const MESSAGE_BYTES: usize = 64;
@@ -81,6 +82,9 @@ pub struct Phase {
 
 struct Shared {
     conns: usize,
+    /// The window's round trips; `warm_ups` the first one of each.
+    latencies: Latencies,
+    warm_ups: Latencies,
     secs: Duration,
     notify: Notify,
     /// Connections that are waiting for `go` (or gave up before it).
@@ -147,6 +151,8 @@ impl Phase {
     ) -> std::io::Result<Phase> {
         let shared = Arc::new(Shared {
             conns,
+            latencies: Latencies::new(),
+            warm_ups: Latencies::new(),
             secs,
             notify,
             ready: AtomicUsize::new(0),
@@ -208,7 +214,7 @@ impl Phase {
             _ => 0.0,
         };
         let connect_errors = conns.iter().filter(|c| c.connect_failed).count() as u64;
-        let t = Totals::of(conns.into_iter().map(|c| c.report).collect());
+        let t = Totals::of(conns.into_iter().map(|c| c.report), &self.shared.latencies);
         Figures {
             secs,
             round_trips: t.round_trips,
@@ -246,7 +252,9 @@ fn connection(addr: SocketAddr, id: u64, shared: &Shared) -> Conn {
     // One round trip: the server has accepted the connection and serves it.
     let warm_up = stream.as_ref().ok().map(|mut s| {
         let mut once = true;
-        run_conn(&mut s, id, MESSAGE_BYTES, || std::mem::take(&mut once))
+        run_conn(&mut s, id, MESSAGE_BYTES, &shared.warm_ups, || {
+            std::mem::take(&mut once)
+        })
     });
     shared.arrive(&shared.ready);
     let window = shared.wait_for_window();
@@ -256,7 +264,7 @@ fn connection(addr: SocketAddr, id: u64, shared: &Shared) -> Conn {
         (Ok(mut s), _, Some(opened)) => {
             let deadline = opened + shared.secs;
             let mut first = true;
-            conn.report = run_conn(&mut s, id, MESSAGE_BYTES, || {
+            conn.report = run_conn(&mut s, id, MESSAGE_BYTES, &shared.latencies, || {
                 std::mem::take(&mut first)
                     || (Instant::now() < deadline && !shared.over.load(Ordering::Relaxed))
             });

@@ -1,7 +1,7 @@
 //! `--server-mode event-loop`: what a Node.js server does when it also has
 //! CPU work — one thread does everything.
 //!
-//! examples/echo_server's mio loop runs on the main thread, and the mining
+//! The echo servers' mio loop (examples/common/serve) runs on the main thread, and the mining
 //! runs on that same thread in chunks of `--loop-chunk` draws (default
 //! 100 000, about 8 ms); after each chunk the loop polls once without
 //! waiting and serves whatever is ready, like a Node program that splits

@@ -1,7 +1,7 @@
 //! `--server-mode green`: the echo server and the miners on ONE greenrt
 //! runtime, sharing its `--procs` processors.
 //!
-//! examples/echo_server's accept loop and its green thread per connection
+//! The echo servers' green accept loop (examples/common/serve) and its green thread per connection
 //! run beside the N mining green threads (`--mode green`, or the pool). With
 //! as many miners as processors, every processor is busy mining, and the
 //! server is served by the scheduler alone: each miner calls
@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use greenrt::net::TcpListener;
 
-use crate::echo;
+use crate::echo::green;
 use crate::mine::{Control, Mined};
 use crate::modes::{self, Mode, Plan};
 use crate::pool;
@@ -38,7 +38,7 @@ impl GreenHost {
             .time_slice(time_slice)
             .build()?;
         // Detached: it runs until the runtime goes.
-        drop(rt.spawn(move || echo::green::accept_loop(listener)));
+        drop(rt.spawn(move || green::accept_loop(listener)));
         Ok(GreenHost { rt })
     }
 }

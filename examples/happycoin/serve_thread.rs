@@ -1,4 +1,4 @@
-//! `--server-mode thread`: examples/echo_server's thread-per-connection
+//! `--server-mode thread`: the echo servers' thread-per-connection
 //! server beside N OS mining threads (`--mode threads`). Nothing in the
 //! process schedules anything: the kernel shares the cores among the
 //! miners, the connection threads and the client, and a connection thread
@@ -9,7 +9,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use crate::echo::{signals, threads};
+use crate::echo::{stop, threads};
 use crate::mine::{Control, Mined};
 use crate::modes::{self, Plan};
 use crate::serve::Host;
@@ -43,7 +43,7 @@ impl Drop for ThreadHost {
     /// Ends the accept loop the way SIGTERM does in echo_server. Connection
     /// threads end by themselves when the client hangs up.
     fn drop(&mut self) {
-        signals::request_stop();
+        stop::request_stop();
         if let Some(stop) = self.stop.take() {
             stop();
         }

@@ -1,6 +1,6 @@
-//! `--mode green`: one green thread per connection, written as plain
+//! The green design: one green thread per connection, written as plain
 //! blocking code on `greenrt::net`. The accept loop is a green thread too;
-//! a signal stops it by dropping a clone of the listener, which wakes the
+//! a stop closes it by dropping a clone of the listener, which wakes the
 //! parked `accept` with an error (greenrt's listener-close semantics).
 //!
 //! [`accept_loop`] runs on whatever runtime calls it, so a program can serve
@@ -11,23 +11,8 @@ use std::io::{self, Read, Write};
 
 use greenrt::net::{TcpListener, TcpStream};
 
-use super::signals;
 use super::stats::{transient_accept_error, Backoff, ACCEPT_LOG, BUF_SIZE, STATS};
-
-pub fn run(listener: TcpListener, procs: Option<usize>) -> io::Result<()> {
-    let mut builder = greenrt::Runtime::builder().thread_name("echo");
-    if let Some(p) = procs {
-        builder = builder.procs(p);
-    }
-    let rt = builder.build()?;
-    let closer = listener.try_clone()?;
-    signals::on_termination(move || drop(closer));
-    rt.block_on(move || accept_loop(listener));
-    // Dropping the runtime cancels every connection's green thread; their
-    // stacks unwind and their sockets close.
-    drop(rt);
-    Ok(())
-}
+use super::stop;
 
 /// Accepts connections and spawns a green thread for each on the caller's
 /// runtime, until the listener is closed during a stop.
@@ -42,7 +27,7 @@ pub fn accept_loop(listener: TcpListener) {
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 greenrt::spawn(move || serve(stream));
             }
-            Err(_) if signals::stopping() => return,
+            Err(_) if stop::stopping() => return,
             Err(e) if transient_accept_error(&e) => {}
             Err(e) => {
                 STATS

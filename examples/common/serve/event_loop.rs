@@ -1,4 +1,4 @@
-//! `--mode event-loop`: a hand-written single-threaded mio readiness loop —
+//! The event-loop design: a hand-written single-threaded mio readiness loop —
 //! the design green threads are measured against.
 //!
 //! It runs on the main OS thread, with no greenrt runtime at all: a reactor
@@ -14,7 +14,7 @@
 //! no edge is ever needed twice.
 //!
 //! The loop is an [`EventLoop`] value turned one iteration at a time by
-//! [`EventLoop::turn`]: [`run`] turns it until a signal stops it, and
+//! [`EventLoop::turn`]: echo_server turns it until a signal stops it, and
 //! happycoin `--serve` turns it between chunks of mining on the same thread,
 //! the way a Node.js program splits CPU work with `setImmediate`.
 
@@ -26,7 +26,6 @@ use std::time::{Duration, Instant};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
-use super::signals;
 use super::stats::{transient_accept_error, Backoff, ACCEPT_LOG, BUF_SIZE, STATS};
 
 const LISTENER: Token = Token(0);
@@ -177,18 +176,6 @@ impl EventLoop {
         }
         Ok(())
     }
-}
-
-pub fn run(listener: std::net::TcpListener) -> io::Result<()> {
-    let mut event_loop = EventLoop::new(listener)?;
-    let signal_waker = event_loop.waker();
-    signals::on_termination(move || {
-        let _ = signal_waker.wake();
-    });
-    while !signals::stopping() {
-        event_loop.turn(None)?;
-    }
-    Ok(())
 }
 
 /// Accepts until `WouldBlock`. `Err(wait)`: accepting failed (EMFILE, ...);

@@ -1,4 +1,4 @@
-//! `--mode thread`: the classic design — `std::net` blocking calls, one OS
+//! The thread design: the classic one — `std::net` blocking calls, one OS
 //! thread per connection. The baseline green threads must beat at scale.
 //!
 //! Threads get 64 KiB stacks, like a green thread's default, so the memory
@@ -20,8 +20,8 @@ use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::signals;
 use super::stats::{transient_accept_error, Backoff, Throttled, ACCEPT_LOG, BUF_SIZE, STATS};
+use super::stop;
 
 const THREAD_STACK: usize = 64 * 1024;
 /// Memory mappings one `std` thread costs: stack + guard page, and the
@@ -51,15 +51,6 @@ impl Drop for LiveThread {
     fn drop(&mut self) {
         LIVE_THREADS.fetch_sub(1, Ordering::Relaxed);
     }
-}
-
-pub fn run(listener: TcpListener) -> io::Result<()> {
-    signals::on_termination(stopper(&listener)?);
-    let limit = thread_limit();
-    eprintln!(
-        "echo_server: thread mode serves at most {limit} connections at once (vm.max_map_count)"
-    );
-    accept_loop(listener, limit)
 }
 
 /// What makes [`accept_loop`] return once a stop is requested: shutdown(2)
@@ -112,7 +103,7 @@ pub fn accept_loop(listener: TcpListener, limit: usize) -> io::Result<()> {
                     });
                 }
             }
-            Err(_) if signals::stopping() => return Ok(()),
+            Err(_) if stop::stopping() => return Ok(()),
             Err(e) if transient_accept_error(&e) => {}
             Err(e) => {
                 STATS.accept_errors.fetch_add(1, Ordering::Relaxed);

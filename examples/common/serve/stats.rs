@@ -12,7 +12,7 @@ use parking_lot::Mutex;
 /// socket buffers), and the server stops reading from it: backpressure.
 pub const BUF_SIZE: usize = 4 * 1024;
 
-/// Process-wide counters, printed at exit.
+/// Process-wide counters (echo_server prints them at exit).
 pub struct Stats {
     pub accepted: AtomicU64,
     pub closed: AtomicU64,
@@ -39,20 +39,6 @@ impl Stats {
         if failed {
             self.conn_errors.fetch_add(1, Ordering::Relaxed);
         }
-    }
-
-    pub fn summary(&self) -> String {
-        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        format!(
-            "accepted {} connections, closed {}, {} ended in errors, {} accept errors, \
-             {} refused for lack of threads, {} bytes echoed",
-            g(&self.accepted),
-            g(&self.closed),
-            g(&self.conn_errors),
-            g(&self.accept_errors),
-            g(&self.refused),
-            g(&self.bytes)
-        )
     }
 }
 
