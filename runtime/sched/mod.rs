@@ -55,6 +55,12 @@
 //!    queues. Dependencies run one way: the rest of the crate → `sched` (the
 //!    items re-exported below); inside it, scheduler/machine → netpoll/timers
 //!    → G. Checked in CI by `scripts/check_sched_imports.sh`.
+//! 7. **Nothing dropped under a runtime lock.** No `GRef`, `Unparker`, timer
+//!    entry or callback is dropped while a scheduler lock (timer heap,
+//!    netpoll lists and descriptors, idle, registry) is held: the last
+//!    reference to a G destroys it, and that may run user code (a result's
+//!    or capture's `Drop`), which may take the same lock again. Code under a
+//!    lock moves such values out and drops them after the guard.
 
 pub(crate) mod context;
 mod counters;

@@ -264,6 +264,9 @@ impl NetPoller {
         let since = self.created.elapsed().as_nanos().min(u64::MAX as u128) as u64;
         self.last_poll.store(since, Ordering::Relaxed);
         let mut ready = Vec::new();
+        // Waiters taken from the lists; woken (and their references dropped)
+        // only after every lock is released (invariant 7).
+        let mut taken = Vec::new();
         match res {
             Ok(()) if !events.is_empty() => {
                 let descs = self.descs.lock();
@@ -279,10 +282,10 @@ impl NetPoller {
                     // syscall then reports what happened.
                     if ev.is_readable() || ev.is_read_closed() || ev.is_error() || ev.is_priority()
                     {
-                        self.fire(&desc.read, &mut ready);
+                        Self::fire(&desc.read, &mut taken);
                     }
                     if ev.is_writable() || ev.is_write_closed() || ev.is_error() {
-                        self.fire(&desc.write, &mut ready);
+                        Self::fire(&desc.write, &mut taken);
                     }
                 }
             }
@@ -290,6 +293,7 @@ impl NetPoller {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => eprintln!("greenrt: netpoll failed: {e}"),
         }
+        self.wake_taken(taken, &mut ready);
         if !ready.is_empty() {
             // Only the poller writes (we hold the poll lock).
             let total = self.wakeups.load(Ordering::Relaxed) + ready.len() as u64;
@@ -298,20 +302,29 @@ impl NetPoller {
         Some(ready)
     }
 
-    /// Records a readiness edge on `half` and takes its waiters: Gs of this
-    /// runtime go into `ready`; anyone else is woken through its own
-    /// unparker (a G of another runtime that borrowed this socket).
-    fn fire(&self, half: &Half, ready: &mut Vec<GRef>) {
+    /// Records a readiness edge on `half` and moves its waiters to `taken`
+    /// (woken by [`wake_taken`](Self::wake_taken) once no lock is held).
+    fn fire(half: &Half, taken: &mut Vec<Unparker>) {
         // Sequence first, count second (module docs).
         half.seq.fetch_add(1, Ordering::SeqCst);
         if half.waiting.load(Ordering::SeqCst) == 0 {
             return;
         }
         let mut list = half.list.lock();
-        let n = list.len();
         half.waiting.store(0, Ordering::SeqCst);
-        self.waiters.fetch_sub(n, Ordering::Relaxed);
-        for waiter in list.drain(..) {
+        taken.append(&mut list);
+    }
+
+    /// Wakes the waiters `fire` took: Gs of this runtime go into `ready`;
+    /// anyone else is woken through its own unparker (a G of another runtime
+    /// that borrowed this socket). Called with no lock held: a waiter not
+    /// woken here may hold the last reference to its G (invariant 7).
+    fn wake_taken(&self, taken: Vec<Unparker>, ready: &mut Vec<GRef>) {
+        if taken.is_empty() {
+            return;
+        }
+        self.waiters.fetch_sub(taken.len(), Ordering::Relaxed);
+        for waiter in taken {
             match &waiter {
                 Unparker::Green(g) if std::ptr::eq(&g.sched().netpoll, self) => {
                     if let Some(g) = waiter.wake_for_list() {
@@ -374,11 +387,17 @@ impl NetPoller {
             return;
         }
         let mut list = half.list.lock();
-        if let Some(i) = list.iter().position(|w| same_waiter(w, me)) {
-            list.swap_remove(i);
+        let removed = list
+            .iter()
+            .position(|w| same_waiter(w, me))
+            .map(|i| list.swap_remove(i));
+        if removed.is_some() {
             half.waiting.store(list.len() as u32, Ordering::SeqCst);
             self.waiters.fetch_sub(1, Ordering::Relaxed);
         }
+        // Invariant 7: the removed reference goes only after the lock.
+        drop(list);
+        drop(removed);
     }
 
     /// Bumps both readiness sequences and takes every waiter, for the caller
@@ -467,13 +486,17 @@ mod tests {
         let me = Unparker::Os(std::thread::current());
         let seen = desc.readiness(Direction::Read);
         let mut ready = Vec::new();
-        poller.fire(&desc.read, &mut ready);
+        let mut taken = Vec::new();
+        NetPoller::fire(&desc.read, &mut taken);
+        poller.wake_taken(std::mem::take(&mut taken), &mut ready);
         assert!(!poller.arm(&desc, Direction::Read, &me, seen));
         assert!(!poller.has_waiters());
         let seen = desc.readiness(Direction::Read);
         assert!(poller.arm(&desc, Direction::Read, &me, seen));
         assert!(poller.has_waiters());
-        poller.fire(&desc.read, &mut ready);
+        NetPoller::fire(&desc.read, &mut taken);
+        assert_eq!(taken.len(), 1, "fire takes the waiters");
+        poller.wake_taken(taken, &mut ready);
         assert!(!poller.has_waiters(), "fire takes the waiters");
         assert!(poller.arm(
             &desc,

@@ -147,11 +147,21 @@ impl Timers {
             self.next.store(when, Ordering::Release);
         }
         let stale = self.cancelled.load(Ordering::Relaxed);
+        // Invariant 7 (nothing dropped under a runtime lock): a cancelled
+        // entry may hold the last reference to a G, so the rebuild moves them
+        // out and they are dropped after the guard.
+        let mut dead = Vec::new();
         if stale > 1024 && stale > heap.len() / 2 {
-            heap.retain(|e| !e.cancelled.load(Ordering::Relaxed));
+            let (live, gone): (Vec<Entry>, Vec<Entry>) = std::mem::take(heap)
+                .into_vec()
+                .into_iter()
+                .partition(|e| !e.cancelled.load(Ordering::Relaxed));
+            *heap = BinaryHeap::from(live);
+            dead = gone;
             self.cancelled.store(0, Ordering::Relaxed);
         }
         drop(guard);
+        drop(dead);
         let handle = TimerHandle {
             cancelled,
             timers: self.clone(),
@@ -174,19 +184,28 @@ impl Timers {
     }
 
     /// Pops every timer due at `now`.
+    ///
+    /// The due entries are only moved out under the lock; deciding whether
+    /// each fired or was cancelled, waking, and dropping them happen after
+    /// it is released (invariant 7, nothing dropped under a runtime lock): an
+    /// entry may hold the last reference to a G, or a callback's captures.
     pub(crate) fn run_due(&self, now: Instant) -> Fired {
         let mut fired = Fired::default();
         let now = to_nanos(now);
         if self.next.load(Ordering::Acquire) > now {
             return fired;
         }
-        let mut guard = self.heap.lock();
-        let heap = &mut guard.0;
-        while let Some(top) = heap.peek() {
-            if top.when > now {
-                break;
+        let mut due = Vec::new();
+        {
+            let mut guard = self.heap.lock();
+            let heap = &mut guard.0;
+            while heap.peek().is_some_and(|top| top.when <= now) {
+                due.push(heap.pop().expect("peeked"));
             }
-            let e = heap.pop().expect("peeked");
+            let next = heap.peek().map_or(NONE, |e| e.when);
+            self.next.store(next, Ordering::Release);
+        }
+        for e in due {
             if e.cancelled.swap(true, Ordering::AcqRel) {
                 let _ = self
                     .cancelled
@@ -202,8 +221,6 @@ impl Timers {
                 TimerAction::Call(f) => fired.calls.push(f),
             }
         }
-        let next = heap.peek().map_or(NONE, |e| e.when);
-        self.next.store(next, Ordering::Release);
         fired
     }
 
