@@ -205,8 +205,12 @@ impl IdleGuard<'_> {
 
 #[cfg(test)]
 mod tests {
+    // The G, task and config below serve only the debug-build assertion tests.
+    #[cfg(debug_assertions)]
     use super::super::g_ref::GRef;
+    #[cfg(debug_assertions)]
     use super::super::green_thread::{GreenThread, GreenThreadWith, Task};
+    #[cfg(debug_assertions)]
     use super::super::scheduler::Config;
     use super::*;
 
@@ -215,12 +219,15 @@ mod tests {
         (0..n).map(|id| Processor::new(id).0).collect()
     }
 
+    #[cfg(debug_assertions)]
     struct Nop;
+    #[cfg(debug_assertions)]
     impl Task for Nop {
         fn run(&self, _: &GreenThread) {}
         fn cancel(&self, _: String) {}
     }
 
+    #[cfg(debug_assertions)]
     fn test_config() -> Config {
         Config {
             procs: 1,
