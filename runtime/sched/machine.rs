@@ -480,7 +480,12 @@ impl Machine {
             // that is seen here, one after it wakes the poll.
             let sched = &self.sched;
             let timeout = || {
-                if sched.is_shutdown() || !sched.global.is_empty() {
+                // Queued work is a reason not to sleep only if a P is free to
+                // run it: with every P busy, a zero timeout would spin this M
+                // beside them. The Ps' own Ms take that work (invariant 2: an
+                // M giving its P back re-checks the global queue first).
+                let runnable_here = !sched.global.is_empty() && sched.idle.npidle() > 0;
+                if sched.is_shutdown() || runnable_here {
                     return Some(Duration::ZERO);
                 }
                 sched

@@ -370,7 +370,18 @@ impl Scheduler {
         if self.idle.nmspinning() + self.idle.npidle() == 0 && self.idle.try_start_first_spinner() {
             return self.start_m_with(p, true);
         }
-        self.idle.lock().put_p(p);
+        let mut idle = self.idle.lock();
+        idle.put_p(p);
+        // Invariant 2 (no stranded G): `npidle` was raised before this look,
+        // so work queued since the check above is seen here or by its
+        // pusher's `wakep`. An M without a P sleeps while no P is idle, so
+        // nobody else would pick it up.
+        if !self.global.is_empty() {
+            if let Some(p) = idle.take_p() {
+                drop(idle);
+                self.start_m_with(p, false);
+            }
+        }
     }
 
     /// Takes an idle P, if any.
