@@ -19,35 +19,39 @@ fn recurse(depth: u64, sink: &mut [u8; 1024]) -> u64 {
     recurse(depth + 1, &mut local) + local[3] as u64
 }
 
-#[test]
-fn overflow_is_reported_and_aborts() {
+/// In the child: overflows a named green thread's 32 KiB stack.
+fn overflow_in_child() -> ! {
+    let rt = greenrt::Runtime::builder()
+        .procs(1)
+        .stack_size(32 * 1024)
+        .build()
+        .unwrap();
+    let h = rt.spawn(|| {
+        greenrt::spawn_named("deep-recursion", || {
+            let mut sink = [0u8; 1024];
+            recurse(0, &mut sink)
+        })
+        .join()
+    });
+    let _ = h.join();
+    unreachable!("the overflow must abort the process");
+}
+
+/// Re-runs `test` in a child with `guard` as GREENRT_STACK_GUARD (if any)
+/// and checks the child aborts with a report naming the green thread.
+fn check_overflow_report(test: &str, guard: Option<&str>) {
     if std::env::var_os(CHILD_ENV).is_some() {
-        let rt = greenrt::Runtime::builder()
-            .procs(1)
-            .stack_size(32 * 1024)
-            .build()
-            .unwrap();
-        let h = rt.spawn(|| {
-            greenrt::spawn_named("deep-recursion", || {
-                let mut sink = [0u8; 1024];
-                recurse(0, &mut sink)
-            })
-            .join()
-        });
-        let _ = h.join();
-        unreachable!("the overflow must abort the process");
+        overflow_in_child();
     }
     let exe = std::env::current_exe().unwrap();
-    let out = Command::new(exe)
-        .args([
-            "--exact",
-            "overflow_is_reported_and_aborts",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_ENV, "1")
-        .output()
-        .expect("child runs");
+    let mut cmd = Command::new(exe);
+    cmd.args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, "1");
+    match guard {
+        Some(g) => cmd.env("GREENRT_STACK_GUARD", g),
+        None => cmd.env_remove("GREENRT_STACK_GUARD"),
+    };
+    let out = cmd.output().expect("child runs");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "child must die");
     use std::os::unix::process::ExitStatusExt;
@@ -56,6 +60,21 @@ fn overflow_is_reported_and_aborts() {
         stderr.contains("(deep-recursion) overflowed its 32 KiB stack")
             && stderr.contains("stack_size"),
         "unclear report: {stderr}"
+    );
+}
+
+/// Default stacks: slab slots on kernels with MADV_GUARD_INSTALL.
+#[test]
+fn overflow_is_reported_and_aborts() {
+    check_overflow_report("overflow_is_reported_and_aborts", None);
+}
+
+/// The per-stack mprotect guard (fallback for older kernels).
+#[test]
+fn overflow_on_mprotect_fallback_is_reported_and_aborts() {
+    check_overflow_report(
+        "overflow_on_mprotect_fallback_is_reported_and_aborts",
+        Some("mprotect"),
     );
 }
 

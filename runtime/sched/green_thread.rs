@@ -56,7 +56,7 @@ use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use corosensei::stack::DefaultStack;
+use super::stack::GreenStack;
 use corosensei::{Coroutine, Yielder};
 
 use super::g_ref::{TaskVtable, VtableOf};
@@ -78,7 +78,7 @@ pub(crate) enum SwitchRequest {
     NeedsP,
 }
 
-pub(crate) type Coro = Coroutine<(), SwitchRequest, (), DefaultStack>;
+pub(crate) type Coro = Coroutine<(), SwitchRequest, (), GreenStack>;
 pub(crate) type GreenYielder = Yielder<(), SwitchRequest>;
 
 /// The type-erased body of a G: the user's closure plus its join slot.

@@ -77,6 +77,7 @@ mod registry;
 mod scheduler;
 mod shutdown;
 mod stack;
+mod stack_slab;
 mod syscall;
 mod sysmon;
 mod timers;

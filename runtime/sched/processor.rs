@@ -12,7 +12,7 @@ use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use corosensei::stack::DefaultStack;
+use super::stack::GreenStack;
 use crossbeam_deque::{Stealer, Worker};
 
 use super::g_alloc::BlockCache;
@@ -111,7 +111,7 @@ pub(crate) struct Processor {
     /// pair cannot starve the local queue.
     pub(crate) runnext_streak: Cell<u32>,
     /// Stacks of finished Gs, reused by the next G this P starts.
-    pub(crate) stacks: RefCell<Vec<DefaultStack>>,
+    pub(crate) stacks: RefCell<Vec<GreenStack>>,
     /// Memory of dropped Gs, reused by the next G spawned here (`g_alloc.rs`).
     pub(crate) gblocks: RefCell<BlockCache>,
 }

@@ -6,15 +6,49 @@
 //! cache is full. All allocation sits behind this one small type so that a
 //! slab allocator (many stacks per mapping) can replace it later.
 //!
-//! Each stack is two memory mappings (the stack and its guard page), and Linux
-//! allows `vm.max_map_count` (65 530 by default) per process, so about 32 000
-//! stacks can be live at once. Past that, `mmap` fails and the G that needed
-//! the stack fails with an error naming the limit — never a crash.
+//! On kernels with `MADV_GUARD_INSTALL` (Linux 6.13+) stacks come from slabs
+//! (see `stack_slab.rs`): one mapping per thousand stacks. Elsewhere, or with
+//! `GREENRT_STACK_GUARD=mprotect`, each stack is two memory mappings (the
+//! stack and its guard page), and Linux allows `vm.max_map_count` (65 530 by
+//! default) per process, so about 32 000 stacks can be live at once. Past
+//! that, `mmap` fails and the G that needed the stack fails with an error
+//! naming the limit — never a crash.
 
 use std::io;
+use std::sync::Arc;
 
-use corosensei::stack::DefaultStack;
+use corosensei::stack::{DefaultStack, Stack, StackPointer};
 use parking_lot::Mutex;
+
+use super::stack_slab::{self, SlabAllocator, SlabStack};
+
+/// Env var that forces the per-stack `mprotect` guard (tests of the fallback).
+pub const STACK_GUARD_ENV: &str = "GREENRT_STACK_GUARD";
+/// Bytes at the top of a pooled stack kept resident; the rest is released.
+const KEEP_RESIDENT: usize = 8 * 1024;
+
+/// A green thread's stack: a slab slot, or its own mapping (the fallback).
+pub(crate) enum GreenStack {
+    Slab(SlabStack),
+    Mapped(DefaultStack),
+}
+
+// SAFETY: both variants are valid stacks; we forward to them unchanged.
+unsafe impl Stack for GreenStack {
+    fn base(&self) -> StackPointer {
+        match self {
+            GreenStack::Slab(s) => s.base(),
+            GreenStack::Mapped(s) => s.base(),
+        }
+    }
+
+    fn limit(&self) -> StackPointer {
+        match self {
+            GreenStack::Slab(s) => s.limit(),
+            GreenStack::Mapped(s) => s.limit(),
+        }
+    }
+}
 
 /// Stacks a P keeps for itself before spilling to the global list.
 /// (Go keeps a per-P stack cache of 32 KiB worth of each size class; we keep
@@ -27,13 +61,20 @@ const BATCH: usize = P_CACHE_MAX / 2;
 
 pub(crate) struct StackPool {
     size: usize,
-    global: Mutex<Vec<DefaultStack>>,
+    /// `None` when stacks are their own mappings (no guard-install support,
+    /// or forced by `GREENRT_STACK_GUARD=mprotect`).
+    slabs: Option<Arc<SlabAllocator>>,
+    global: Mutex<Vec<GreenStack>>,
 }
 
 impl StackPool {
     pub(crate) fn new(size: usize) -> Self {
+        let forced = std::env::var(STACK_GUARD_ENV).is_ok_and(|v| v == "mprotect");
+        let slabs = (!forced && stack_slab::guard_install_supported())
+            .then(|| Arc::new(SlabAllocator::new(size)));
         StackPool {
             size,
+            slabs,
             global: Mutex::new(Vec::new()),
         }
     }
@@ -44,7 +85,7 @@ impl StackPool {
 
     /// A stack for a G about to start: from `cache`, else the global list,
     /// else a fresh mapping.
-    pub(crate) fn get(&self, cache: &mut Vec<DefaultStack>) -> io::Result<DefaultStack> {
+    pub(crate) fn get(&self, cache: &mut Vec<GreenStack>) -> io::Result<GreenStack> {
         if let Some(s) = cache.pop() {
             return Ok(s);
         }
@@ -59,11 +100,24 @@ impl StackPool {
         if let Some(s) = cache.pop() {
             return Ok(s);
         }
-        DefaultStack::new(self.size).map_err(|e| self.explain(e))
+        match &self.slabs {
+            Some(slabs) => slabs.alloc().map(GreenStack::Slab).map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("could not map a slab of green-thread stacks: {e}"),
+                )
+            }),
+            None => DefaultStack::new(self.size)
+                .map(GreenStack::Mapped)
+                .map_err(|e| self.explain(e)),
+        }
     }
 
     /// Returns a finished G's stack.
-    pub(crate) fn put(&self, cache: &mut Vec<DefaultStack>, stack: DefaultStack) {
+    pub(crate) fn put(&self, cache: &mut Vec<GreenStack>, stack: GreenStack) {
+        if let GreenStack::Slab(s) = &stack {
+            s.release_below(KEEP_RESIDENT);
+        }
         cache.push(stack);
         if cache.len() > P_CACHE_MAX {
             let spill = cache.split_off(cache.len() - BATCH);
@@ -74,7 +128,7 @@ impl StackPool {
     }
 
     /// Returns a whole P cache (a P being dropped at shutdown).
-    pub(crate) fn put_all(&self, cache: &mut Vec<DefaultStack>) {
+    pub(crate) fn put_all(&self, cache: &mut Vec<GreenStack>) {
         let mut global = self.global.lock();
         let room = GLOBAL_MAX.saturating_sub(global.len());
         global.extend(cache.drain(..).take(room));

@@ -1,0 +1,88 @@
+//! Spawns N green threads parked on a channel at procs 2, prints spawn+park
+//! time and RSS per green thread, then wakes and joins them all.
+//! Usage: `cargo run --release --example million [N] [DEEP_KIB]`
+//! (N default 1 000 000; DEEP_KIB > 0 first runs a burst of N green threads
+//! that each touch that many KiB of stack and finish).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+fn rss_bytes() -> usize {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: usize = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
+}
+
+fn arg(i: usize, default: usize) -> usize {
+    match std::env::args().nth(i) {
+        None => default,
+        Some(s) => s.replace('_', "").parse().unwrap_or_else(|_| {
+            eprintln!("million: argument {i} must be a non-negative integer, got {s:?}");
+            std::process::exit(2);
+        }),
+    }
+}
+
+#[inline(never)]
+fn touch_stack(kib: usize) -> u8 {
+    let mut buf = [0u8; 1024];
+    buf[kib % 1024] = kib as u8;
+    let below = if kib > 1 { touch_stack(kib - 1) } else { 0 };
+    std::hint::black_box(&mut buf);
+    buf[0].wrapping_add(below)
+}
+
+fn main() {
+    let n = arg(1, 1_000_000);
+    let deep_kib = arg(2, 0);
+    let rt = greenrt::Runtime::builder().procs(2).build().unwrap();
+    rt.spawn(move || {
+        if deep_kib > 0 {
+            let t = Instant::now();
+            let hs: Vec<_> = (0..n)
+                .map(|_| greenrt::spawn(move || touch_stack(deep_kib)))
+                .collect();
+            for h in hs {
+                h.join().unwrap();
+            }
+            println!("deep burst: {n} x {deep_kib} KiB in {:?}, RSS now {} MiB", t.elapsed(), rss_bytes() >> 20);
+        }
+        let before = rss_bytes();
+        let (tx, rx) = greenrt::sync::unbounded::<()>();
+        let parked = Arc::new(AtomicUsize::new(0));
+        let t = Instant::now();
+        let mut hs = Vec::with_capacity(n);
+        for _ in 0..n {
+            let rx = rx.clone();
+            let parked = Arc::clone(&parked);
+            hs.push(greenrt::spawn(move || {
+                parked.fetch_add(1, Ordering::Relaxed);
+                rx.recv().unwrap();
+            }));
+        }
+        while parked.load(Ordering::Relaxed) < n {
+            greenrt::yield_now();
+        }
+        let spawn_park = t.elapsed();
+        let per_g = (rss_bytes().saturating_sub(before)) as f64 / n as f64 / 1024.0;
+        println!(
+            "{n} green threads spawned+parked in {spawn_park:?} ({:.2} us each), RSS {per_g:.2} KiB per G",
+            spawn_park.as_secs_f64() * 1e6 / n as f64
+        );
+        let t = Instant::now();
+        for _ in 0..n {
+            tx.send(()).unwrap();
+        }
+        for h in hs {
+            h.join().unwrap();
+        }
+        println!("woke+joined in {:?}", t.elapsed());
+    })
+    .join()
+    .unwrap();
+}
