@@ -114,13 +114,21 @@ impl StackPool {
     }
 
     /// Returns a finished G's stack.
+    ///
+    /// Pages below the top `KEEP_RESIDENT` bytes are released only when a
+    /// stack spills from the P cache: a release is a syscall (and a re-fault
+    /// if the next G grows as deep), which would multiply the cost of a
+    /// spawn if paid on every return. So a deep burst pins at most
+    /// `P_CACHE_MAX` full stacks per P; the rest go back to the OS.
     pub(crate) fn put(&self, cache: &mut Vec<GreenStack>, stack: GreenStack) {
-        if let GreenStack::Slab(s) = &stack {
-            s.release_below(KEEP_RESIDENT);
-        }
         cache.push(stack);
         if cache.len() > P_CACHE_MAX {
             let spill = cache.split_off(cache.len() - BATCH);
+            for stack in &spill {
+                if let GreenStack::Slab(s) = stack {
+                    s.release_below(KEEP_RESIDENT);
+                }
+            }
             let mut global = self.global.lock();
             let room = GLOBAL_MAX.saturating_sub(global.len());
             global.extend(spill.into_iter().take(room));
