@@ -12,8 +12,8 @@ pub const MAX_PROCS: usize = 1024;
 pub const MIN_STACK_SIZE: usize = 16 * 1024;
 /// Largest green-thread stack.
 pub const MAX_STACK_SIZE: usize = 1 << 30;
-/// Default green-thread stack (DESIGN.md §6): 64 KiB of address space, of
-/// which a typical G touches a few pages.
+/// Default green-thread stack (docs/ARCHITECTURE.md, "Stacks"): 64 KiB of
+/// address space, of which a typical G touches a few pages.
 pub const DEFAULT_STACK_SIZE: usize = 64 * 1024;
 
 /// Default cap on machines (Go: `sched.maxmcount = 10000`).

@@ -1,4 +1,5 @@
-//! The park/unpark primitive under races (DESIGN.md §3): no lost wake-ups.
+//! The park/unpark primitive under races: no lost wake-ups
+//! (docs/ARCHITECTURE.md, "Parking and waking").
 
 mod common;
 

@@ -147,8 +147,8 @@ pub(crate) struct GreenThread {
 // between threads through run queues and the `state` atomic, which both
 // publish with release/acquire ordering. The coroutine itself is not `Send`
 // in corosensei's types because its stack may hold `!Send` values: that is the
-// documented hazard of migrating green threads (docs/GUIDE.md, "Thread-locals
-// and !Send values"), accepted by every user of `spawn`. The task itself is
+// documented hazard of migrating green threads (docs/GUIDE.md, "Hazards: green
+// threads move between OS threads"), accepted by every user of `spawn`. The task itself is
 // `Send + Sync` (a supertrait of `Task`).
 unsafe impl Send for GreenThread {}
 // SAFETY: see `Send` above; shared access goes through atomics only.

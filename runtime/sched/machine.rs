@@ -2,11 +2,12 @@
 //! (Go's g0) and resuming Gs.
 //!
 //! `find_runnable` follows Go's order (docs/ARCHITECTURE.md, "The scheduling
-//! loop"): due timers; every 61st tick the global queue first; `runnext` then the local queue; a batch from
-//! the global queue; a non-blocking netpoll; stealing half of a random
-//! victim's queue (only while few Ms spin, invariant 3); and finally giving
-//! the P back and blocking — in the netpoller (one M at a time, with the
-//! earliest timer as timeout) or on this M's parker.
+//! loop"): due timers; every 61st tick the global queue first; `runnext`
+//! then the local queue; a batch from the global queue; a non-blocking
+//! netpoll; stealing half of a random victim's queue (only while few Ms
+//! spin: invariant 3, bounded spinning, of `sched/mod.rs`); and finally
+//! giving the P back and blocking — in the netpoller (one M at a time, with
+//! the earliest timer as timeout) or on this M's parker.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -290,7 +291,8 @@ impl Machine {
         let g = self.find_runnable_inner(ctx)?;
         if self.spinning {
             // Found work: stop spinning, and if we were the last spinner
-            // start another so idle Ps keep looking (invariant 3).
+            // start another so idle Ps keep looking (invariant 3, bounded
+            // spinning).
             self.spinning = false;
             if self.sched.idle.stop_spinning() {
                 self.sched.wakep();
@@ -328,13 +330,15 @@ impl Machine {
                 }
             }
 
-            // Nothing anywhere: give the P back (invariants 1 and 2).
+            // Nothing anywhere: give the P back (invariants 1, P ownership, and
+            // 2, no stranded G).
             let p = self.p.take().expect("M holds a P");
             ctx.p.set(std::ptr::null_mut());
             {
                 let mut idle = self.sched.idle.lock();
                 idle.put_p(p);
-                // Invariant 2: `npidle` was raised (SeqCst) before this look.
+                // Invariant 2 (no stranded G): `npidle` was raised (SeqCst)
+                // before this look.
                 if !self.sched.global.is_empty() {
                     self.p = idle.take_p();
                     drop(idle);
@@ -347,7 +351,8 @@ impl Machine {
                 self.spinning = false;
                 self.sched.idle.stop_spinning();
                 // Work may have been queued after our last look, by someone
-                // who saw us spinning and so did not wake anyone (invariant 2).
+                // who saw us spinning and so did not wake anyone (invariant
+                // 2, no stranded G).
                 if self.sched.any_work() {
                     if let Some(p) = self.sched.take_idle_p() {
                         self.p = Some(p);

@@ -1,12 +1,16 @@
 //! The netpoller: one `mio::Poll` per runtime, and the place an idle M sleeps.
 //!
-//! Like Go's netpoll, this is where the *last* idle M blocks: in `poll` with a
-//! timeout equal to the earliest timer, so a runtime whose Gs all sleep costs
-//! no CPU, and a timer or socket becoming ready wakes exactly one M. Only one
-//! M blocks here at a time (the `Poll` sits behind a mutex); other idle Ms
-//! park on their own parkers. Anyone who needs the sleeping poller to look
-//! again — a new earliest timer, shutdown — calls [`NetPoller::wake`], which
-//! trips a `mio::Waker`.
+//! Like Go's netpoll, this is where an idle M sleeps: whichever M without a
+//! P finds the poller free (the `Poll` sits behind a mutex, taken with
+//! `try_lock`) blocks in `poll` with a timeout equal to the earliest timer,
+//! so a runtime whose Gs all sleep costs no CPU, and a timer or socket
+//! becoming ready wakes exactly one M. Other idle Ms park on their own
+//! parkers. Two parties poll without blocking: an M with a P, in its
+//! scheduling loop, when some G waits on a socket; and sysmon, when Gs wait
+//! on sockets, no M is blocked here and nobody has polled for a time slice
+//! ([`NetPoller::poll_overdue`]). Anyone who needs the
+//! sleeping poller to look again — a new earliest timer, shutdown — calls
+//! [`NetPoller::wake`], which trips a `mio::Waker`.
 //!
 //! The poller never calls into the scheduler: it returns the Gs it found ready
 //! as a list and the scheduler queues them (invariant 6, one-way imports, of `sched/mod.rs`).

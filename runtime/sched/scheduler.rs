@@ -244,7 +244,8 @@ impl Scheduler {
         handle
     }
 
-    /// Starts a spinning M if there is an idle P and nobody spins (invariants 2 and 3).
+    /// Starts a spinning M if there is an idle P and nobody spins
+    /// (invariants 2, no stranded G, and 3, bounded spinning).
     #[inline]
     pub(crate) fn wakep(&self) {
         if self.idle.npidle() == 0 {

@@ -22,10 +22,11 @@
 //! a sleep), it can never run to release it. See [`Mutex`].
 //!
 //! # How they are built
-//! Only on the runtime's park/unpark primitive (`park.rs`, DESIGN.md §3),
-//! through one abstraction, `waiter::Waiter`: a blocked thread of control
-//! with an atomic state that wakers *claim* (one CAS decides who wakes it and
-//! for which operation) and then *publish*. Owners loop on that state, so a
+//! Only on the runtime's park/unpark primitive (`sched/park.rs`;
+//! docs/ARCHITECTURE.md, "Parking and waking"), through one abstraction,
+//! `waiter::Waiter`: a blocked thread of control with an atomic state that
+//! wakers *claim* (one CAS decides who wakes it and for which operation) and
+//! then *publish*. Owners loop on that state, so a
 //! spurious return from park is harmless; `select` puts one waiter in many
 //! queues. No lock is ever held across a park. Every wait also cleans up if
 //! its green thread is unwound while parked (runtime shutdown), so nothing

@@ -4,8 +4,8 @@
 //! crossbeam do) so no arm starves. Quality needs are modest; speed matters.
 //! xorshift64* seeded per thread from the clock and a thread-local address.
 //! The thread-local is only touched inside one `#[inline(never)]` call that
-//! cannot park, so a G migrating between OS threads is harmless (DESIGN.md
-//! §6a).
+//! cannot park, so a G migrating between OS threads is harmless
+//! (docs/ARCHITECTURE.md, "Thread identity").
 
 use std::cell::Cell;
 use std::time::{SystemTime, UNIX_EPOCH};

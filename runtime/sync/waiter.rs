@@ -7,8 +7,9 @@
 //! Whoever wakes it first *claims* it with one compare-and-swap, writes
 //! whatever it hands over (a message, a lock, a permit) and then *publishes*,
 //! which is what the waiting side loops on. Because the flag lives in the
-//! waiter and not in the park permit, spurious returns from `park` (DESIGN.md
-//! §3: a leftover permit, an OS-thread spurious wakeup) are harmless.
+//! waiter and not in the park permit, spurious returns from `park` (a leftover
+//! permit, an OS-thread spurious wakeup; docs/ARCHITECTURE.md, "Parking and
+//! waking") are harmless.
 //!
 //! Claiming is what makes `select` work: one waiter sits in the queues of
 //! several channels at once, every channel's waker races for the same CAS,
