@@ -14,7 +14,7 @@
 /// * `recv(r) -> msg => body` — `msg: Result<T, RecvError>`;
 /// * `send(s, value) -> res => body` — `res: Result<(), SendError<T>>`;
 ///   `value` is evaluated only if this arm is chosen;
-/// * `default => body` — run if nothing is ready now (never waits);
+/// * `default => body` (or `default() => body`) — run if nothing is ready now (never waits);
 /// * `default(timeout) => body` — run if nothing got ready within `timeout`.
 ///
 /// Bodies are expressions followed by a comma, or blocks. An operation on a
@@ -121,6 +121,16 @@ macro_rules! __greenrt_select {
         $crate::__greenrt_select!(@parse $b $c [(NonBlocking) { $body }] $($rest)*)
     };
     (@parse $b:tt $c:tt [] default => $body:expr) => {
+        $crate::__greenrt_select!(@parse $b $c [(NonBlocking) { $body }])
+    };
+    // `default() => …` is `default => …`, as crossbeam accepts it.
+    (@parse $b:tt $c:tt [] default() => $body:block $($rest:tt)*) => {
+        $crate::__greenrt_select!(@parse $b $c [(NonBlocking) $body] $($rest)*)
+    };
+    (@parse $b:tt $c:tt [] default() => $body:expr, $($rest:tt)*) => {
+        $crate::__greenrt_select!(@parse $b $c [(NonBlocking) { $body }] $($rest)*)
+    };
+    (@parse $b:tt $c:tt [] default() => $body:expr) => {
         $crate::__greenrt_select!(@parse $b $c [(NonBlocking) { $body }])
     };
     (@parse $b:tt $c:tt [] default($t:expr $(,)?) => $body:block $($rest:tt)*) => {
