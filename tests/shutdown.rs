@@ -184,7 +184,6 @@ fn sleeps_end_while_the_only_other_machine_polls(procs: usize) {
 /// (no M is left to run it); its join must still return, with the
 /// cancellation message, rather than wait forever.
 #[test]
-#[ignore = "bug: a G spawned by a destructor during shutdown is never cancelled; its join blocks forever"]
 fn join_of_a_green_thread_spawned_during_shutdown_returns() {
     struct SpawnsOnDrop(std::sync::mpsc::Sender<greenrt::JoinHandle<()>>);
     impl Drop for SpawnsOnDrop {

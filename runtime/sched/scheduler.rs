@@ -143,6 +143,14 @@ impl Scheduler {
             let whole = handle.as_ptr().cast::<GreenThreadWith<B>>();
             NonNull::new_unchecked(std::ptr::addr_of_mut!((*whole.as_ptr()).task))
         };
+        if self.is_shutdown() {
+            // Spawned during shutdown (by a destructor that an unwinding G
+            // runs): it will never run, so settle its join slot now
+            // ("cancelled") instead of leaving its JoinHandle waiting.
+            queued.cancel_task();
+            drop(queued);
+            return (handle, task);
+        }
         // SAFETY: `p` is null or this thread's own P of this runtime.
         unsafe { self.ready_on(queued, p) };
         (handle, task)
@@ -182,8 +190,8 @@ impl Scheduler {
     #[inline]
     pub(crate) unsafe fn ready_on(&self, g: GRef, p: *const super::processor::Processor) {
         if self.is_shutdown() {
-            // Dropping a never-run G settles its join slot; a started one is
-            // still in the registry and is unwound by `shutdown`.
+            // A started G is still in the registry and is unwound by
+            // `shutdown`; a new one was settled by `spawn`.
             drop(g);
             return;
         }
