@@ -248,7 +248,9 @@ impl GreenThread {
             );
         }
         let y = self.yielder.get();
-        debug_assert!(!y.is_null());
+        if y.is_null() {
+            no_coroutine(self.id);
+        }
         // SAFETY: `yielder` was set when this G's coroutine started and points
         // into that coroutine's stack, which lives until the body returns. We
         // are executing on that stack right now (the caller is the running G).
@@ -369,4 +371,15 @@ pub(crate) fn cancel_message(id: u64, name: Option<&str>) -> String {
             format!("green thread {id} was cancelled: its runtime shut down before it finished")
         }
     }
+}
+
+/// A switch was asked of a G whose coroutine never started (the context
+/// named a G that has no stack): a runtime bug, reported instead of a jump
+/// through a null yielder.
+#[cold]
+#[inline(never)]
+fn no_coroutine(id: u64) -> ! {
+    panic!(
+        "greenrt: internal error: green thread {id} tried to switch before its coroutine started"
+    )
 }

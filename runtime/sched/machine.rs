@@ -233,6 +233,11 @@ impl Machine {
                 Ok(s) => s,
                 Err(e) => {
                     *body = Body::Done;
+                    // The task's closure is dropped here, on this M's stack.
+                    // With no current G, runtime calls made by its captures'
+                    // `Drop` act as on a plain OS thread instead of switching
+                    // a G that has no coroutine (and so no yielder).
+                    ctx.g.set(None);
                     g.cancel_task_with(format!("green thread {} could not start: {e}", g.id()));
                     return None;
                 }
