@@ -31,6 +31,7 @@ pub mod fs;
 mod handle;
 mod join;
 pub mod net;
+mod panic_hook;
 mod runtime;
 pub(crate) mod sched;
 pub mod sync;

@@ -140,6 +140,7 @@ impl Builder {
             }
             .into());
         }
+        crate::panic_hook::install();
         let sched = Scheduler::new(Config {
             procs,
             stack_size,
