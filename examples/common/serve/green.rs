@@ -7,11 +7,9 @@
 //! echo beside its own green threads (happycoin `--serve` mines on the same
 //! processors); dropping that runtime ends the loop and its connections.
 
-use std::io::{self, Read, Write};
-
 use greenrt::net::{TcpListener, TcpStream};
 
-use super::stats::{transient_accept_error, Backoff, ACCEPT_LOG, BUF_SIZE, STATS};
+use super::stats::{echo_until_closed, transient_accept_error, Backoff, ACCEPT_LOG, STATS};
 use super::stop;
 
 /// Accepts connections and spawns a green thread for each on the caller's
@@ -43,22 +41,7 @@ pub fn accept_loop(listener: TcpListener) {
 
 /// Echoes until EOF or an error. `write_all` parks while the client does not
 /// read, and nothing is read meanwhile: the backpressure is the code shape.
-fn serve(mut stream: TcpStream) {
+fn serve(stream: TcpStream) {
     let _ = stream.set_nodelay(true);
-    let mut buf = vec![0u8; BUF_SIZE];
-    let mut echoed = 0u64;
-    let failed = loop {
-        match stream.read(&mut buf) {
-            Ok(0) => break false,
-            Ok(n) => {
-                if stream.write_all(&buf[..n]).is_err() {
-                    break true;
-                }
-                echoed += n as u64;
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => break true,
-        }
-    };
-    STATS.connection_done(echoed, failed);
+    echo_until_closed(stream);
 }

@@ -113,3 +113,26 @@ pub fn transient_accept_error(e: &std::io::Error) -> bool {
 }
 
 pub static ACCEPT_LOG: Throttled = Throttled::new();
+
+/// Echoes one connection until EOF or an error, then counts it: the loop the
+/// green and thread designs share (blocking-style code on either kind of
+/// thread). `write_all` waits while the client does not read, and nothing
+/// is read meanwhile: the backpressure is the code shape.
+pub fn echo_until_closed(mut stream: impl std::io::Read + std::io::Write) {
+    let mut buf = vec![0u8; BUF_SIZE];
+    let mut echoed = 0u64;
+    let failed = loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break false,
+            Ok(n) => {
+                if stream.write_all(&buf[..n]).is_err() {
+                    break true;
+                }
+                echoed += n as u64;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => break true,
+        }
+    };
+    STATS.connection_done(echoed, failed);
+}

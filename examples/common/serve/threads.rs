@@ -15,12 +15,14 @@
 //! connection threads and refuses connections beyond what the mapping limit
 //! allows, instead of crashing (this happened at ~16 400 threads here).
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::stats::{transient_accept_error, Backoff, Throttled, ACCEPT_LOG, BUF_SIZE, STATS};
+use super::stats::{
+    echo_until_closed, transient_accept_error, Backoff, Throttled, ACCEPT_LOG, STATS,
+};
 use super::stop;
 
 const THREAD_STACK: usize = 64 * 1024;
@@ -115,22 +117,7 @@ pub fn accept_loop(listener: TcpListener, limit: usize) -> io::Result<()> {
     }
 }
 
-fn serve(mut stream: TcpStream) {
+fn serve(stream: TcpStream) {
     let _ = stream.set_nodelay(true);
-    let mut buf = vec![0u8; BUF_SIZE];
-    let mut echoed = 0u64;
-    let failed = loop {
-        match stream.read(&mut buf) {
-            Ok(0) => break false,
-            Ok(n) => {
-                if stream.write_all(&buf[..n]).is_err() {
-                    break true;
-                }
-                echoed += n as u64;
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => break true,
-        }
-    };
-    STATS.connection_done(echoed, failed);
+    echo_until_closed(stream);
 }
