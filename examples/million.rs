@@ -57,15 +57,20 @@ fn main() {
         let parked = Arc::new(AtomicUsize::new(0));
         let t = Instant::now();
         let mut hs = Vec::with_capacity(n);
+        let failed = Arc::new(AtomicUsize::new(0));
         for _ in 0..n {
             let rx = rx.clone();
             let parked = Arc::clone(&parked);
+            let unstarted = Unstarted(Some(Arc::clone(&failed)));
             hs.push(greenrt::spawn(move || {
+                unstarted.started();
                 parked.fetch_add(1, Ordering::Relaxed);
                 rx.recv().unwrap();
             }));
         }
-        while parked.load(Ordering::Relaxed) < n {
+        // Every green thread parks, or could not start (no stack: its
+        // closure is dropped unrun).
+        while parked.load(Ordering::Relaxed) + failed.load(Ordering::Relaxed) < n {
             greenrt::yield_now();
         }
         let spawn_park = t.elapsed();
@@ -78,11 +83,39 @@ fn main() {
         for _ in 0..n {
             tx.send(()).unwrap();
         }
+        let mut first_error = None;
         for h in hs {
-            h.join().unwrap();
+            if let Err(e) = h.join() {
+                first_error.get_or_insert_with(|| {
+                    e.downcast_ref::<String>().cloned().unwrap_or_default()
+                });
+            }
         }
         println!("woke+joined in {:?}", t.elapsed());
+        if let Some(e) = first_error {
+            let failed = failed.load(Ordering::Relaxed);
+            eprintln!("million: {failed} of {n} green threads could not start; the first: {e}");
+            std::process::exit(1);
+        }
     })
     .join()
     .unwrap();
+}
+
+/// Counts a green thread whose closure is dropped without running (it could
+/// not get a stack); the closure disarms it when it starts.
+struct Unstarted(Option<Arc<AtomicUsize>>);
+
+impl Unstarted {
+    fn started(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Unstarted {
+    fn drop(&mut self) {
+        if let Some(failed) = self.0.take() {
+            failed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
