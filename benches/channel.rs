@@ -14,6 +14,9 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+#[path = "common/rendezvous.rs"]
+mod rendezvous;
+
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
 // ------------------------------------------------------------------ latency
@@ -25,26 +28,7 @@ fn pingpong(c: &mut Criterion) {
 
     let rt = greenrt::Runtime::builder().procs(1).build().unwrap();
     g.bench_function("greenrt_bounded0_2g_1p", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(move || {
-                let (ping_tx, ping_rx) = greenrt::sync::bounded::<u64>(0);
-                let (pong_tx, pong_rx) = greenrt::sync::bounded::<u64>(0);
-                let echo = greenrt::spawn(move || {
-                    for v in ping_rx.iter() {
-                        pong_tx.send(v).unwrap();
-                    }
-                });
-                let start = Instant::now();
-                for i in 0..iters {
-                    ping_tx.send(i).unwrap();
-                    pong_rx.recv().unwrap();
-                }
-                let elapsed = start.elapsed();
-                drop(ping_tx);
-                echo.join().unwrap();
-                elapsed / 2
-            })
-        });
+        b.iter_custom(|iters| rt.block_on(move || rendezvous::greenrt_oneway_rendezvous(iters)));
     });
 
     g.bench_function("std_sync_channel0_2threads", |b| {

@@ -24,6 +24,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
+#[path = "common/rendezvous.rs"]
+mod rendezvous;
+
 use criterion::{black_box, Criterion, Throughput};
 
 const SPAWN_BATCH: u64 = 100_000;
@@ -79,26 +82,7 @@ fn greenrt_benches(c: &mut Criterion) {
 
     c.benchmark_group("peers_hop")
         .bench_function("greenrt", |b| {
-            b.iter_custom(|iters| {
-                rt.block_on(move || {
-                    let (ping_tx, ping_rx) = greenrt::sync::bounded::<u64>(0);
-                    let (pong_tx, pong_rx) = greenrt::sync::bounded::<u64>(0);
-                    let echo = greenrt::spawn(move || {
-                        for v in ping_rx.iter() {
-                            pong_tx.send(v).unwrap();
-                        }
-                    });
-                    let start = Instant::now();
-                    for i in 0..iters {
-                        ping_tx.send(i).unwrap();
-                        black_box(pong_rx.recv().unwrap());
-                    }
-                    let round_trips = start.elapsed();
-                    drop(ping_tx);
-                    echo.join().unwrap();
-                    round_trips / 2
-                })
-            })
+            b.iter_custom(|iters| rt.block_on(move || rendezvous::greenrt_oneway_rendezvous(iters)))
         });
 
     spawn_join_group(c).bench_function("greenrt", |b| {
