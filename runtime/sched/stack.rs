@@ -124,22 +124,35 @@ impl StackPool {
         cache.push(stack);
         if cache.len() > P_CACHE_MAX {
             let spill = cache.split_off(cache.len() - BATCH);
-            for stack in &spill {
-                if let GreenStack::Slab(s) = stack {
-                    s.release_below(KEEP_RESIDENT);
-                }
-            }
-            let mut global = self.global.lock();
-            let room = GLOBAL_MAX.saturating_sub(global.len());
-            global.extend(spill.into_iter().take(room));
+            self.keep_globally(spill);
         }
     }
 
     /// Returns a whole P cache (a P being dropped at shutdown).
     pub(crate) fn put_all(&self, cache: &mut Vec<GreenStack>) {
-        let mut global = self.global.lock();
-        let room = GLOBAL_MAX.saturating_sub(global.len());
-        global.extend(cache.drain(..).take(room));
+        self.keep_globally(std::mem::take(cache));
+    }
+
+    /// Moves `stacks` to the global list, their deep pages released, as far
+    /// as it has room; the rest are dropped (back to their slab) after the
+    /// list's lock is released, so no syscall runs under it.
+    fn keep_globally(&self, mut stacks: Vec<GreenStack>) {
+        let room = GLOBAL_MAX.saturating_sub(self.global.lock().len());
+        let excess = stacks.split_off(stacks.len().min(room));
+        for stack in &stacks {
+            if let GreenStack::Slab(s) = stack {
+                s.release_below(KEEP_RESIDENT);
+            }
+        }
+        {
+            let mut global = self.global.lock();
+            let room = GLOBAL_MAX.saturating_sub(global.len());
+            let late = stacks.split_off(stacks.len().min(room));
+            global.extend(stacks);
+            drop(global);
+            drop(late);
+        }
+        drop(excess);
     }
 
     fn explain(&self, e: io::Error) -> io::Error {
