@@ -28,9 +28,11 @@
 //! wakers *claim* (one CAS decides who wakes it and for which operation) and
 //! then *publish*. Owners loop on that state, so a
 //! spurious return from park is harmless; `select` puts one waiter in many
-//! queues. No lock is ever held across a park. Every wait also cleans up if
-//! its green thread is unwound while parked (runtime shutdown), so nothing
-//! is handed to a thread that is gone.
+//! queues. The locks, `Condvar`, `Semaphore` and `WaitGroup` queue their
+//! waiters in one shared FIFO, `wait_queue::WaitQueue`, on top of their own
+//! state words. No lock is ever held across a park. Every wait also cleans
+//! up if its green thread is unwound while parked (runtime shutdown), so
+//! nothing is handed to a thread that is gone.
 
 mod channel;
 mod condvar;
@@ -44,6 +46,7 @@ mod select_macro;
 mod semaphore;
 mod spin;
 mod wait_group;
+mod wait_queue;
 pub(crate) mod waiter;
 
 pub use channel::{

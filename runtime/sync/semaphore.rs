@@ -9,15 +9,11 @@
 //! Invariant: while `QUEUED` is set no permits are free, and the word
 //! changes only under the queue lock.
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex as QueueLock;
-
-use super::waiter::Waiter;
+use super::wait_queue::{Locked, WaitQueue, Withdraw};
 use crate::sched::WaitReason;
 
 const QUEUED: usize = 1;
@@ -38,7 +34,7 @@ const ONE: usize = 2;
 /// ```
 pub struct Semaphore {
     state: AtomicUsize,
-    queue: QueueLock<VecDeque<Arc<Waiter>>>,
+    queue: WaitQueue<()>,
 }
 
 /// A permit from a [`Semaphore`]; returned to it when dropped.
@@ -62,7 +58,7 @@ impl Semaphore {
         );
         Semaphore {
             state: AtomicUsize::new(permits * ONE),
-            queue: QueueLock::new(VecDeque::new()),
+            queue: WaitQueue::new(),
         }
     }
 
@@ -126,14 +122,14 @@ impl Semaphore {
                 Err(now) => s = now,
             }
         }
-        let mut n = n;
-        let mut queue = self.queue.lock();
-        while n > 0 {
-            let Some(w) = queue.pop_front() else { break };
-            // A waiter that timed out (aborted) is skipped.
-            if w.try_wake(0) {
-                n -= 1;
-            }
+        self.hand_off(&mut self.queue.lock(), n);
+    }
+
+    /// Gives `n` released permits to the queue head first, the rest to the
+    /// pool once nobody waits.
+    fn hand_off(&self, queue: &mut Locked<'_, ()>, mut n: usize) {
+        while n > 0 && queue.grant_front().is_some() {
+            n -= 1;
         }
         if queue.is_empty() {
             let _ = self
@@ -153,8 +149,8 @@ impl Semaphore {
 
     #[cold]
     fn acquire_slow(&self, deadline: Option<Instant>) -> Option<SemaphorePermit<'_>> {
-        let waiter = {
-            let mut queue = self.queue.lock();
+        let ticket = {
+            let queue = self.queue.lock();
             let mut s = self.state.load(Ordering::Relaxed);
             loop {
                 let (next, take) = if s & QUEUED == 0 && s >= ONE {
@@ -176,33 +172,13 @@ impl Semaphore {
                     Err(now) => s = now,
                 }
             }
-            let waiter = Arc::new(Waiter::new());
-            queue.push_back(waiter.clone());
-            waiter
+            queue.enqueue(self, ())
         };
-        let cancel = CancelOnUnwind {
-            sem: self,
-            waiter: &waiter,
-        };
-        let granted = waiter.wait_until(deadline, WaitReason::Semaphore);
-        std::mem::forget(cancel);
-        match granted {
-            Some(_) => Some(SemaphorePermit { sem: self }),
-            None => {
-                self.withdraw(&waiter);
-                None
-            }
-        }
-    }
-
-    /// Takes an aborted waiter off the queue.
-    fn withdraw(&self, waiter: &Arc<Waiter>) {
-        let mut queue = self.queue.lock();
-        if let Some(i) = queue.iter().position(|w| Arc::ptr_eq(w, waiter)) {
-            queue.remove(i);
-            if queue.is_empty() {
-                self.state.fetch_and(!QUEUED, Ordering::Relaxed);
-            }
+        // (Not `then_some`: a permit made eagerly would be released on drop.)
+        if ticket.wait_until(deadline, WaitReason::Semaphore) {
+            Some(SemaphorePermit { sem: self })
+        } else {
+            None
         }
     }
 }
@@ -235,19 +211,21 @@ impl fmt::Debug for SemaphorePermit<'_> {
     }
 }
 
-/// An acquirer unwound while parked withdraws, or returns the permit it was
-/// already granted.
-struct CancelOnUnwind<'a> {
-    sem: &'a Semaphore,
-    waiter: &'a Arc<Waiter>,
-}
+impl Withdraw for Semaphore {
+    type Kind = ();
 
-impl Drop for CancelOnUnwind<'_> {
-    fn drop(&mut self) {
-        if self.waiter.try_abort() {
-            self.sem.withdraw(self.waiter);
-        } else {
-            self.sem.add_permits(1);
+    fn wait_queue(&self) -> &WaitQueue<()> {
+        &self.queue
+    }
+
+    fn withdrawn(&self, queue: &mut Locked<'_, ()>, _: ()) {
+        if queue.is_empty() {
+            self.state.fetch_and(!QUEUED, Ordering::Relaxed);
         }
+    }
+
+    /// Granted a permit, but unwinding: return it.
+    fn abandoned(&self, _: ()) {
+        self.add_permits(1);
     }
 }
