@@ -1,6 +1,6 @@
 //! `WaitQueue`: the one FIFO of parked waiters behind `Mutex`, `RwLock`,
-//! `Condvar`, `Semaphore` and `WaitGroup`, and the [`Ticket`] that takes a
-//! waiter out of it again.
+//! `Condvar`, `Semaphore`, `WaitGroup`, `Barrier` and `OnceLock`, and the
+//! [`Ticket`] that takes a waiter out of it again.
 //!
 //! # Why one queue
 //! Each of those primitives has its own state word (the fast path is a CAS
@@ -114,6 +114,12 @@ impl<'a, K: Copy> Locked<'a, K> {
     /// The kind of the longest-waiting waiter.
     pub(crate) fn front(&self) -> Option<K> {
         self.queue.front().map(|n| n.kind)
+    }
+
+    /// The head's kind, to update in place (the semaphore hands a head
+    /// that asked for several permits those released so far).
+    pub(crate) fn front_mut(&mut self) -> Option<&mut K> {
+        self.queue.front_mut().map(|n| &mut n.kind)
     }
 
     /// How many waiters from the head on have a kind matching `pred`.
