@@ -1,0 +1,27 @@
+//! The one place that chooses between std's atomics and loom's.
+//!
+//! The lock-free protocols that are model-checked (docs/ARCHITECTURE.md,
+//! "Model-checked protocols") take their atomics and cells from here, not
+//! from `std`. A normal build gets std's types unchanged; a build with
+//! `RUSTFLAGS="--cfg loom"` gets loom's instrumented ones, so the `loom`
+//! models in the same files run the runtime's real code under every
+//! interleaving loom explores (within `LOOM_MAX_PREEMPTIONS`).
+//!
+//! Only the types the models need are routed through here: a loom atomic
+//! works only inside `loom::model`, so under `--cfg loom` nothing but the
+//! models runs. `UnsafeCell` follows loom's closure-based API (`with`,
+//! `with_mut`), which lets loom check every access for a data race; the std
+//! version is a zero-cost wrapper with the same methods.
+
+#[cfg(not(loom))]
+pub(crate) mod atomic {
+    pub(crate) use std::sync::atomic::{AtomicU8, Ordering};
+}
+
+#[cfg(loom)]
+pub(crate) mod atomic {
+    pub(crate) use ::loom::sync::atomic::{AtomicU8, Ordering};
+}
+
+#[cfg(loom)]
+pub(crate) use ::loom::cell::UnsafeCell;
