@@ -54,7 +54,7 @@
 
 use std::cell::{Cell, UnsafeCell};
 use std::mem::ManuallyDrop;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 
 use super::stack::GreenStack;
@@ -62,6 +62,7 @@ use corosensei::{Coroutine, Yielder};
 
 use super::g_ref::{TaskVtable, VtableOf};
 use super::park_state::ParkState;
+use super::ref_count::RefCount;
 use super::scheduler::Scheduler;
 use super::wait_reason::WaitReason;
 
@@ -123,8 +124,9 @@ pub(crate) struct GreenThread {
     /// takes it out first, to put the G's memory back into that runtime's
     /// block lists before letting go of it.
     pub(super) sched: ManuallyDrop<Arc<Scheduler>>,
-    /// References held by `GRef`s (see `g_ref.rs`).
-    pub(super) refs: AtomicUsize,
+    /// References held by `GRef`s (see `g_ref.rs`; `ref_count.rs`,
+    /// model-checked).
+    pub(super) refs: RefCount,
     /// Only touched by the M that currently runs this G (or by shutdown after
     /// every M has stopped); the park protocol gives that M exclusive access.
     body: UnsafeCell<Body>,
@@ -179,7 +181,7 @@ impl GreenThread {
             sched: ManuallyDrop::new(sched),
             // One reference for the run queue, one for the join handle
             // (`GRef::new_pair`).
-            refs: AtomicUsize::new(2),
+            refs: RefCount::new(2),
             body: UnsafeCell::new(Body::Fresh),
             yielder: Cell::new(std::ptr::null()),
             registry_slot: Cell::new(usize::MAX),

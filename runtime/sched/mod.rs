@@ -75,6 +75,7 @@ mod overflow;
 pub(crate) mod park;
 mod park_state;
 mod processor;
+mod ref_count;
 mod registry;
 mod scheduler;
 mod shutdown;
