@@ -9,9 +9,9 @@
 //!
 //! Only the types the models need are routed through here: a loom atomic
 //! works only inside `loom::model`, so under `--cfg loom` nothing but the
-//! models runs. `UnsafeCell` follows loom's closure-based API (`with`,
-//! `with_mut`), which lets loom check every access for a data race; the std
-//! version is a zero-cost wrapper with the same methods.
+//! models runs. `UnsafeCell` follows loom's closure-based API (`with_mut`;
+//! loom's also has `with`, which the models use), so loom checks every
+//! access for a data race; the std version is a zero-cost wrapper.
 
 #[cfg(not(loom))]
 pub(crate) mod atomic {
@@ -25,3 +25,20 @@ pub(crate) mod atomic {
 
 #[cfg(loom)]
 pub(crate) use ::loom::cell::UnsafeCell;
+/// `std::cell::UnsafeCell` with loom's access API.
+#[cfg(not(loom))]
+#[derive(Debug)]
+pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+
+#[cfg(not(loom))]
+impl<T> UnsafeCell<T> {
+    pub(crate) const fn new(value: T) -> UnsafeCell<T> {
+        UnsafeCell(std::cell::UnsafeCell::new(value))
+    }
+
+    /// Runs `f` with a mutable pointer to the value.
+    #[inline(always)]
+    pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+        f(self.0.get())
+    }
+}
