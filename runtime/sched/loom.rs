@@ -15,12 +15,12 @@
 
 #[cfg(not(loom))]
 pub(crate) mod atomic {
-    pub(crate) use std::sync::atomic::{fence, AtomicU8, AtomicUsize, Ordering};
+    pub(crate) use std::sync::atomic::{fence, AtomicPtr, AtomicU8, AtomicUsize, Ordering};
 }
 
 #[cfg(loom)]
 pub(crate) mod atomic {
-    pub(crate) use ::loom::sync::atomic::{fence, AtomicU8, AtomicUsize, Ordering};
+    pub(crate) use ::loom::sync::atomic::{fence, AtomicPtr, AtomicU8, AtomicUsize, Ordering};
 }
 
 #[cfg(loom)]

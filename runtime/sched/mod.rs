@@ -82,6 +82,7 @@ mod shutdown;
 mod stack;
 mod stack_slab;
 mod syscall;
+mod syscall_slot;
 mod sysmon;
 mod timers;
 mod wait_reason;
