@@ -16,7 +16,8 @@
 //! path ~10% longer.)
 //!
 //! # The park protocol
-//! `state` is a three-valued atomic:
+//! `state` is a three-valued atomic (`park_state.rs`, model-checked with
+//! loom):
 //!
 //! * `RUNNING`  — running, or runnable in some queue;
 //! * `PARKED`   — switched out and waiting for `wake`;
@@ -31,7 +32,7 @@
 //! `wake` moves `PARKED → RUNNING` and tells its caller to queue the G, or
 //! turns `RUNNING` (or `NOTIFIED`) into `NOTIFIED` — always with a
 //! read-modify-write, so that whatever the waker published before waking is
-//! visible to the G once it consumes the permit (see [`GreenThread::wake`]).
+//! visible to the G once it consumes the permit (see `ParkState::wake`).
 //!
 //! # Where a G switches
 //! A switch is a `ret` onto another stack, and the CPU predicts returns
@@ -53,13 +54,15 @@
 
 use std::cell::{Cell, UnsafeCell};
 use std::mem::ManuallyDrop;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 
 use super::stack::GreenStack;
 use corosensei::{Coroutine, Yielder};
 
 use super::g_ref::{TaskVtable, VtableOf};
+use super::park_state::ParkState;
+use super::ref_count::RefCount;
 use super::scheduler::Scheduler;
 use super::wait_reason::WaitReason;
 
@@ -98,10 +101,6 @@ pub(crate) enum Body {
     Done,
 }
 
-const RUNNING: u8 = 0;
-const PARKED: u8 = 1;
-const NOTIFIED: u8 = 2;
-
 /// A G and its task in one allocation. `repr(C)`: the header comes first, so
 /// a pointer to the whole is a pointer to the header (`g_ref.rs` relies on it).
 #[repr(C)]
@@ -115,7 +114,8 @@ pub(crate) struct GreenThread {
     pub(crate) vtable: &'static TaskVtable,
     id: u64,
     name: Option<Box<str>>,
-    state: AtomicU8,
+    /// The park protocol's state (`park_state.rs`, model-checked).
+    state: ParkState,
     wait_reason: AtomicU8,
     /// Set when the runtime unwinds this G at shutdown, so the join slot can
     /// say "cancelled" instead of exposing corosensei's internal payload.
@@ -124,8 +124,9 @@ pub(crate) struct GreenThread {
     /// takes it out first, to put the G's memory back into that runtime's
     /// block lists before letting go of it.
     pub(super) sched: ManuallyDrop<Arc<Scheduler>>,
-    /// References held by `GRef`s (see `g_ref.rs`).
-    pub(super) refs: AtomicUsize,
+    /// References held by `GRef`s (see `g_ref.rs`; `ref_count.rs`,
+    /// model-checked).
+    pub(super) refs: RefCount,
     /// Only touched by the M that currently runs this G (or by shutdown after
     /// every M has stopped); the park protocol gives that M exclusive access.
     body: UnsafeCell<Body>,
@@ -174,13 +175,13 @@ impl GreenThread {
             vtable,
             id,
             name,
-            state: AtomicU8::new(RUNNING),
+            state: ParkState::new(),
             wait_reason: AtomicU8::new(WaitReason::None as u8),
             cancelled: AtomicBool::new(false),
             sched: ManuallyDrop::new(sched),
             // One reference for the run queue, one for the join handle
             // (`GRef::new_pair`).
-            refs: AtomicUsize::new(2),
+            refs: RefCount::new(2),
             body: UnsafeCell::new(Body::Fresh),
             yielder: Cell::new(std::ptr::null()),
             registry_slot: Cell::new(usize::MAX),
@@ -261,15 +262,7 @@ impl GreenThread {
     /// by the G itself. Inlined into the waiting frame (module docs).
     #[inline(always)]
     pub(crate) fn park(&self, reason: WaitReason) {
-        // A leftover permit is rare: test for it with a plain load before
-        // paying for a CAS. A wake that lands after the load is not lost —
-        // it makes `commit_park` fail and the G resume at once.
-        if self.state.load(Ordering::Relaxed) == NOTIFIED
-            && self
-                .state
-                .compare_exchange(NOTIFIED, RUNNING, Ordering::Acquire, Ordering::Relaxed)
-                .is_ok()
-        {
+        if self.state.take_permit() {
             return;
         }
         self.wait_reason.store(reason as u8, Ordering::Relaxed);
@@ -282,51 +275,14 @@ impl GreenThread {
     /// when the G is now parked (the M must forget it), `false` when a wake
     /// raced in and the G must be resumed at once.
     pub(crate) fn commit_park(&self) -> bool {
-        match self
-            .state
-            .compare_exchange(RUNNING, PARKED, Ordering::AcqRel, Ordering::Acquire)
-        {
-            Ok(_) => true,
-            Err(_) => {
-                // NOTIFIED: consume the permit and keep running. A swap, not
-                // a store: it must read the latest waker's write (see
-                // `wake`), so that the condition that waker published is
-                // visible when the G re-checks it.
-                let prev = self.state.swap(RUNNING, Ordering::AcqRel);
-                debug_assert_eq!(prev, NOTIFIED);
-                false
-            }
-        }
+        self.state.commit_park()
     }
 
     /// Wakes the G. Returns `true` when the caller must make it runnable
-    /// (it was parked); `false` when it was running and now holds a permit.
-    ///
-    /// Always a read-modify-write, even when a permit is already pending
-    /// (NOTIFIED → NOTIFIED). A waker publishes its condition, then wakes;
-    /// the G consumes a permit, then re-checks the condition. Returning on a
-    /// plain load of NOTIFIED let the waker's load pass its own earlier
-    /// store (store buffering): the G could consume that *older* permit,
-    /// re-check before the new condition was visible, and park for good —
-    /// a lost wake-up seen as a rare hang of `select_stress_exactly_once`.
-    /// Written with release, every wake heads a release sequence that the
-    /// G's acquiring consume (the CAS in `park`, the swap in `commit_park`)
-    /// synchronizes with, whichever permit it consumes.
+    /// (it was parked); `false` when it was running and now holds a permit
+    /// (`ParkState::wake` says why it is always a read-modify-write).
     pub(crate) fn wake(&self) -> bool {
-        let mut s = self.state.load(Ordering::Relaxed);
-        loop {
-            let next = match s {
-                PARKED => RUNNING,
-                _ => NOTIFIED,
-            };
-            match self
-                .state
-                .compare_exchange_weak(s, next, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) => return s == PARKED,
-                Err(actual) => s = actual,
-            }
-        }
+        self.state.wake()
     }
 
     /// Marks the G as cancelled by shutdown (see `cancelled`).

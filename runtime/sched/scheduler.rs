@@ -521,7 +521,7 @@ impl Scheduler {
             in_syscall: self
                 .ps
                 .iter()
-                .filter(|p| !p.syscall_slot.load(Ordering::Relaxed).is_null())
+                .filter(|p| !p.syscall_slot.is_empty())
                 .count(),
             global_queue: self.global.len(),
             local_queues: self
