@@ -19,6 +19,20 @@
 //!    other entry is withdrawn and the winner's hand-over becomes the
 //!    [`SelectedOperation`].
 //!
+//! A non-blocking select (`default`, `try_select`, a zero or passed
+//! timeout) registers too, and only then withdraws: it does not give up
+//! after the try phase. Trying looks at the channels one after the other,
+//! at different instants, so "none was ready when I looked" does not mean
+//! "none was ready at one instant": with two channels that are never both
+//! empty, it can see the first before a message arrives and the second
+//! after one leaves. Registering fixes that: each channel reports under its
+//! lock that the operation is not ready, and from then on whoever makes it
+//! ready claims the waiter. So when the final abort succeeds, no operation
+//! became ready since its registration, and at that instant none is ready:
+//! the default is taken at one instant. Go gets the same guarantee by
+//! locking every channel of the select, crossbeam by registering even with
+//! a zero timeout. (`Select::try_ready` does the same with watchers.)
+//!
 //! A select's send arm is *reserved*, not performed: its message is
 //! evaluated only once the arm is chosen (`select!` evaluates it lazily, and
 //! `SelectedOperation::send` takes it). See `channel/token.rs`.
@@ -102,14 +116,9 @@ fn run<'a>(ops: &[Op<'a>], biased: bool, timeout: Timeout) -> Option<SelectedOpe
                 return Some(SelectedOperation::new(&ops[i], token));
             }
         }
-        let deadline = match timeout {
-            Timeout::Now => return None,
-            Timeout::Never => None,
-            Timeout::At(d) if Instant::now() >= d => return None,
-            Timeout::At(d) => Some(d),
-        };
+        let wait = Wait::of(timeout);
 
-        // 2. Register. Dropping `regs` withdraws every entry in it.
+        // 2. Register (also when not waiting: see the module docs). Dropping `regs` withdraws every entry in it.
         let waiter = Arc::new(Waiter::new());
         let mut regs: Vec<Option<Registration<'a>>> = Vec::with_capacity(ops.len());
         regs.resize_with(ops.len(), || None);
@@ -128,7 +137,7 @@ fn run<'a>(ops: &[Op<'a>], biased: bool, timeout: Timeout) -> Option<SelectedOpe
         // (If the abort failed, a waker claimed us: the wait returns at once.)
 
         // 3. Wait.
-        let k = waiter.wait_until(deadline, WaitReason::Select)?;
+        let k = wait.run(&waiter)?;
         let chosen = regs[k]
             .take()
             .expect("woken through a registered operation");
@@ -151,12 +160,7 @@ fn run_ready(ops: &[Op<'_>], biased: bool, timeout: Timeout) -> Option<usize> {
     if let Some(&i) = order.iter().find(|&&i| ops[i].handle.is_ready()) {
         return Some(ops[i].index);
     }
-    let deadline = match timeout {
-        Timeout::Now => return None,
-        Timeout::Never => None,
-        Timeout::At(d) if Instant::now() >= d => return None,
-        Timeout::At(d) => Some(d),
-    };
+    let wait = Wait::of(timeout);
     let waiter = Arc::new(Waiter::new());
     // Kept alive until we return: dropping a watch unregisters it.
     let mut watches = Vec::with_capacity(ops.len());
@@ -167,8 +171,38 @@ fn run_ready(ops: &[Op<'_>], biased: bool, timeout: Timeout) -> Option<usize> {
             return Some(ops[i].index);
         }
     }
-    let k = waiter.wait_until(deadline, WaitReason::Select)?;
+    let k = wait.run(&waiter)?;
     Some(ops[k].index)
+}
+
+/// What a select does once it has registered and nothing was ready.
+#[derive(Clone, Copy)]
+enum Wait {
+    /// Withdraw at once (non-blocking, or the deadline has passed).
+    No,
+    /// Wait until claimed, or until the deadline (if any) passes.
+    Until(Option<Instant>),
+}
+
+impl Wait {
+    fn of(timeout: Timeout) -> Wait {
+        match timeout {
+            Timeout::Now => Wait::No,
+            Timeout::Never => Wait::Until(None),
+            Timeout::At(d) if Instant::now() >= d => Wait::No,
+            Timeout::At(d) => Wait::Until(Some(d)),
+        }
+    }
+
+    /// The operation `waiter` was claimed for; `None` if it withdrew first.
+    fn run(self, waiter: &Waiter) -> Option<usize> {
+        match self {
+            // If the abort loses, a waker claimed us: it publishes promptly.
+            Wait::No if waiter.try_abort() => None,
+            Wait::No => Some(waiter.wait(WaitReason::Select)),
+            Wait::Until(deadline) => waiter.wait_until(deadline, WaitReason::Select),
+        }
+    }
 }
 
 // ==================================================================== Select
