@@ -33,9 +33,33 @@
 //! locking every channel of the select, crossbeam by registering even with
 //! a zero timeout. (`Select::try_ready` does the same with watchers.)
 //!
-//! A select's send arm is *reserved*, not performed: its message is
-//! evaluated only once the arm is chosen (`select!` evaluates it lazily, and
-//! `SelectedOperation::send` takes it). See `channel/token.rs`.
+//! Selection only *reserves*, for receive arms too: the message moves in
+//! `SelectedOperation::recv`/`send`. A send arm's message is evaluated only
+//! once the arm is chosen (`select!` evaluates it lazily). See
+//! `channel/token.rs`.
+//!
+//! # Send and Sync
+//!
+//! A [`Select`] borrows receivers and senders of any message types, with
+//! the types erased, so a `Select` moved to another thread may run there
+//! for handles whose messages are not `Send`. That is sound because running
+//! a select touches only the channels' synchronisation state — their locks,
+//! counters, queues of entries, waiters and unparkers, all of which may be
+//! used from any thread — and never a message: it does not move, read or
+//! drop one, nor a value that holds one. The rules that make this so:
+//! a receive arm is promised a buffered message instead of taking it
+//! (C6 in `channel/chan.rs`); a plain sender it commits to moves its
+//! message into an entry itself (`Handed::Fill`); a sender that hands a
+//! message to a waiting select fills the select's entry on the sender's own
+//! thread, and the select keeps the entry without opening it; giving a
+//! reservation back wakes the next waiter to retry instead of moving its
+//! message (`retry_first`); and a select that is unwound (or whose
+//! `SelectedOperation` is dropped uncompleted) with a message already
+//! handed over leaks that message rather than dropping it. The message
+//! moves only in `SelectedOperation::recv`/`send`, which name the message
+//! type and take the typed handle, so they run only on a thread allowed
+//! to hold that handle. (`SelectedOperation` itself stays neither `Send`
+//! nor `Sync`, as in crossbeam.)
 
 mod erased;
 mod operation;
@@ -232,15 +256,28 @@ impl Wait {
 /// assert_eq!(op.recv(&rx1), Ok(10));
 /// ```
 ///
-/// Unlike crossbeam's, a `Select` is neither `Send` nor `Sync`: it borrows
-/// receivers and senders of any message type, and moving those borrows to
-/// another thread is only sound for `Send` messages. Build it on the thread
-/// (or green thread) that selects.
+/// Like crossbeam's, a `Select` is `Send` and `Sync`: it can be built on
+/// one thread, cloned or moved into others and run there (see "Send and
+/// Sync" in this module's source docs for why that is sound whatever the
+/// message types).
 pub struct Select<'a> {
     ops: Vec<Op<'a>>,
     next_index: usize,
     biased: bool,
 }
+
+// SAFETY: a `Select` holds borrowed handles (`&dyn Operation`), their
+// addresses (compared, never dereferenced) and indices. Using them from
+// another thread runs only the select loop, which touches the channels'
+// synchronisation state and no message (module docs, "Send and Sync"); the
+// state it touches (spinlocks, atomics, `Arc`s of entries and waiters,
+// unparkers) is thread-safe by construction whatever `T` is. The borrows
+// outlive the `Select`, so the handles stay alive wherever it goes.
+unsafe impl Send for Select<'_> {}
+// SAFETY: through `&Select` one can only read its operations (`Clone`,
+// `Debug`); selecting needs `&mut Select`. Reading them from several
+// threads is as safe as sending copies of them, which `Send` covers.
+unsafe impl Sync for Select<'_> {}
 
 impl<'a> Select<'a> {
     /// An empty set; ready operations are chosen uniformly at random.
