@@ -51,6 +51,7 @@
 //! read.
 
 use std::collections::VecDeque;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -406,6 +407,28 @@ impl<T> State<T> {
     }
 }
 
+/// Drops `msgs` in order, each on its own: a panicking `Drop` neither
+/// keeps the others from being dropped nor (as a second panic while the
+/// first unwinds would) aborts the process. The first panic then resumes,
+/// so a `catch_unwind` around the drop of the channel sees it, as with
+/// crossbeam. Already unwinding, it is not resumed (that would abort).
+fn drop_messages<T>(msgs: VecDeque<T>) {
+    if msgs.is_empty() {
+        return;
+    }
+    let mut first = None;
+    for msg in msgs {
+        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| drop(msg))) {
+            first.get_or_insert(panic);
+        }
+    }
+    if let Some(panic) = first {
+        if !std::thread::panicking() {
+            resume_unwind(panic);
+        }
+    }
+}
+
 /// Has `deadline` passed? Reads the clock only when there is one.
 #[inline]
 fn passed(deadline: Option<Instant>) -> bool {
@@ -502,7 +525,7 @@ impl<T> Chan<T> {
         drop(st);
         drop(waiting);
         wakes.wake();
-        drop(buffered); // C4: outside the lock
+        drop_messages(buffered); // C4: outside the lock
     }
 
     // ------------------------------------------------------ plain send
