@@ -153,6 +153,12 @@ where
     T: Send + 'static,
 {
     fn run(&self, g: &sched::GreenThread) {
+        if g.must_begin_cancel() {
+            // Shutdown began before this G first ran: its closure is
+            // dropped here, on its own stack, instead of being run.
+            g.mark_cancelled();
+            return self.cancel(cancel_message(g.id(), g.name()));
+        }
         // SAFETY: see the `Send` impl: only this run takes the closure.
         let f = unsafe { (*self.func.get()).take() };
         let Some(f) = f else { return };
