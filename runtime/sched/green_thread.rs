@@ -258,10 +258,20 @@ impl GreenThread {
         if y.is_null() {
             no_coroutine(self.id);
         }
+        // std's panic count is per OS thread: a G unwinding moves its share
+        // with it (`panic_count.rs`).
+        let carried = if std::thread::panicking() {
+            super::panic_count::leave_thread()
+        } else {
+            0
+        };
         // SAFETY: `yielder` was set when this G's coroutine started and points
         // into that coroutine's stack, which lives until the body returns. We
         // are executing on that stack right now (the caller is the running G).
         unsafe { (*y).suspend(req) };
+        if carried != 0 {
+            super::panic_count::enter_thread(carried);
+        }
         if self.must_begin_cancel() {
             super::shutdown::begin_cancel_unwind(self);
         }

@@ -71,6 +71,7 @@ mod idle;
 mod machine;
 mod netpoll;
 mod overflow;
+mod panic_count;
 pub(crate) mod park;
 mod processor;
 mod registry;
