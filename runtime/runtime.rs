@@ -35,6 +35,7 @@ pub struct Builder {
     machine_idle_timeout: Duration,
     schedtrace: Option<Option<Duration>>,
     time_slice: Duration,
+    hog_report: Option<bool>,
 }
 
 impl Default for Builder {
@@ -47,6 +48,7 @@ impl Default for Builder {
             machine_idle_timeout: DEFAULT_MACHINE_IDLE_TIMEOUT,
             schedtrace: None,
             time_slice: DEFAULT_TIME_SLICE,
+            hog_report: None,
         }
     }
 }
@@ -113,6 +115,15 @@ impl Builder {
         self
     }
 
+    /// Whether to report, once on stderr, a green thread that runs ten time
+    /// slices without reaching a checkpoint (its id, name, how long it ran,
+    /// and to add `greenrt::coop::checkpoint()`). Overrides
+    /// `GREENRT_HOG_REPORT`. Default on.
+    pub fn hog_report(mut self, on: bool) -> Self {
+        self.hog_report = Some(on);
+        self
+    }
+
     /// Builds the runtime. Invalid settings give an `InvalidInput` error
     /// naming the setting and the accepted range. No OS thread starts until
     /// the first green thread does.
@@ -140,6 +151,10 @@ impl Builder {
             }
             .into());
         }
+        let hog_report = match self.hog_report {
+            Some(on) => on,
+            None => config::hog_report_from_env()?.unwrap_or(true),
+        };
         crate::panic_hook::install();
         let sched = Scheduler::new(Config {
             procs,
@@ -149,6 +164,7 @@ impl Builder {
             machine_idle_timeout: self.machine_idle_timeout,
             schedtrace,
             time_slice: self.time_slice,
+            hog_report,
         })?;
         Ok(Runtime { sched })
     }

@@ -6,6 +6,13 @@
 //! * **retakes Ps from syscalls**: a P whose M has been in one
 //!   `greenrt::syscall` for more than one sysmon tick (≥ 20 µs) is handed to
 //!   another M, so the Gs queued behind it keep running;
+//! * **retakes Ps from unwrapped blocking calls**: a P lent to a G whose
+//!   schedule tick has not moved for [`BLOCKED_RETAKE_AFTER`] while work
+//!   waits, and whose M's OS thread the kernel reports asleep
+//!   (`thread_state.rs`), goes to another M as a syscall retake does; the G
+//!   finds it gone at its next runtime call (`lend.rs`, invariant 8, lent P);
+//! * **names hogs**: a G seen running for [`HOG_AFTER_SLICES`] time slices
+//!   without a checkpoint is reported once on stderr (`hog.rs`);
 //! * **asks long-running Gs to yield**: a P whose schedule tick has not moved
 //!   for one time slice (`Builder::time_slice`, default 10 ms like Go) gets
 //!   its `preempt` flag set, which `coop::checkpoint`,
@@ -32,7 +39,9 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
+use super::hog::{HogInfo, HogReports, HOG_AFTER_SLICES};
 use super::scheduler::Scheduler;
+use super::thread_state::{self, OsThreadState};
 
 /// Shortest sysmon sleep (Go: `delay = 20` µs).
 const MIN_DELAY: Duration = Duration::from_micros(20);
@@ -47,6 +56,13 @@ const SYSCALL_RETAKE_AFTER: Duration = Duration::from_micros(20);
 /// Even with idle Ms around and no queued work, a syscall this long loses its
 /// P (Go: `syscallwhen + 10*1000*1000 > now`).
 const SYSCALL_RETAKE_ALWAYS_AFTER: Duration = Duration::from_millis(10);
+/// A P lent to a G whose schedule tick stood still this long is checked for
+/// an unwrapped blocking call (its thread's kernel state is read). Longer
+/// than any runtime call takes, short against the sleeps worth catching.
+const BLOCKED_RETAKE_AFTER: Duration = Duration::from_millis(1);
+/// The kernel state of one stuck P's thread is read at most this often
+/// (each read is an open, a read and a close: ~10–20 µs).
+const STATE_READ_EVERY: Duration = Duration::from_millis(1);
 
 /// The scheduler's handle on its sysmon thread.
 #[derive(Default)]
@@ -137,11 +153,16 @@ struct Seen {
     syscall_since: Instant,
     schedtick: u32,
     schedtick_since: Instant,
+    /// When `schedtick` last moved (not reset by preemption requests).
+    stuck_since: Instant,
+    /// When this P's thread state was last read.
+    state_read: Option<Instant>,
 }
 
 struct Sysmon {
     sched: Arc<Scheduler>,
     seen: Vec<Seen>,
+    hogs: HogReports,
     last_trace: Instant,
     last_scavenge: Instant,
     started: Instant,
@@ -156,12 +177,15 @@ impl Sysmon {
                 syscall_since: now,
                 schedtick: 0,
                 schedtick_since: now,
+                stuck_since: now,
+                state_read: None,
             };
             sched.procs()
         ];
         Sysmon {
             sched,
             seen,
+            hogs: HogReports::default(),
             last_trace: now,
             last_scavenge: now,
             started: now,
@@ -251,7 +275,8 @@ impl Sysmon {
         self.sched.idle.npidle() == self.sched.procs()
     }
 
-    /// Retakes Ps from long syscalls and flags long-running Gs. Returns
+    /// Retakes Ps from long syscalls and unwrapped blocking calls, flags
+    /// long-running Gs and names hogs. Returns
     /// whether anything was done.
     fn retake(&mut self, now: Instant) -> bool {
         let sched = &self.sched;
@@ -295,6 +320,8 @@ impl Sysmon {
             if seen.schedtick != st {
                 seen.schedtick = st;
                 seen.schedtick_since = now;
+                seen.stuck_since = now;
+                seen.state_read = None;
             } else if now.duration_since(seen.schedtick_since) >= sched.config.time_slice {
                 seen.schedtick_since = now;
                 // Not counted as activity (as in Go): resetting to the 20 µs
@@ -305,7 +332,60 @@ impl Sysmon {
                 ps.preempt.store(true, Ordering::Relaxed);
             }
         }
+        for i in 0..self.seen.len() {
+            acted |= self.watch_stuck(i, now);
+        }
         acted
+    }
+
+    /// A P lent to a G whose tick stands still: retake it when the G's
+    /// thread sleeps in the kernel while work waits (an unwrapped blocking
+    /// call), name the G when it runs on for many slices (a hog). Returns
+    /// whether a P was retaken.
+    fn watch_stuck(&mut self, i: usize, now: Instant) -> bool {
+        let sched = &self.sched;
+        let ps = &sched.ps[i];
+        let seen = &mut self.seen[i];
+        let stuck = now.duration_since(seen.stuck_since);
+        if stuck < BLOCKED_RETAKE_AFTER
+            || seen
+                .state_read
+                .is_some_and(|t| now.duration_since(t) < STATE_READ_EVERY)
+        {
+            return false;
+        }
+        let Some(key) = ps.lend.lent_to() else {
+            return false;
+        };
+        seen.state_read = Some(now);
+        match thread_state::state_of(key) {
+            OsThreadState::Asleep => {
+                if !ps.has_work() && sched.global.is_empty() {
+                    return false;
+                }
+                // Invariant 8 (lent P): winning the lend word makes us the
+                // P's owner; if the G's thread woke and claimed it first,
+                // this fails and the P stays with it.
+                let Some(p) = ps.lend.retake(key) else {
+                    return false;
+                };
+                sched
+                    .counters
+                    .blocking_handoffs
+                    .fetch_add(1, Ordering::Relaxed);
+                sched.handoff_p(p);
+                true
+            }
+            OsThreadState::Running | OsThreadState::Unknown => {
+                let hog_after = sched.config.time_slice * HOG_AFTER_SLICES;
+                if sched.config.hog_report && stuck >= hog_after && self.hogs.may_report(now) {
+                    if let Some(hog) = ps.lend.inspect(key, HogInfo::of) {
+                        self.hogs.report(hog, stuck, now);
+                    }
+                }
+                false
+            }
+        }
     }
 
     fn trace(&mut self, now: Instant) {
