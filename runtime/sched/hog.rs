@@ -4,11 +4,13 @@
 //! greenrt preempts cooperatively: sysmon sets a P's preempt flag after one
 //! time slice, and the running G yields at its next runtime call or
 //! `coop::checkpoint`. A loop that makes neither holds its P for good, and
-//! the Gs queued behind it wait in silence. sysmon notices the P's schedule
-//! tick standing still; once its OS thread is seen running (not asleep in a
-//! blocking call, which `sysmon.rs` handles by retaking the P) for
-//! [`HOG_AFTER_SLICES`] slices, the G is named here — its id, name and spawn
-//! location — with how long it has run and what to add.
+//! the Gs queued behind it wait in silence. sysmon sees the P lent to the
+//! same G for a long time; once that G's OS thread has been on a CPU (not
+//! asleep in a blocking call, which `sysmon.rs` handles by retaking the P)
+//! for [`HOG_AFTER_SLICES`] slices — CPU time from the kernel where it says,
+//! so a thread merely waiting for a CPU on a loaded machine is not blamed —
+//! the G is named here: its id, name and spawn location, with how long it
+//! has run and what to add.
 //!
 //! Throttled: each G is reported at most once, and at most one report is
 //! printed per [`MIN_REPORT_GAP`] (a program with a thousand hogs gets a

@@ -27,7 +27,7 @@
 //! P that looks stuck.
 
 use std::ptr;
-use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 use super::green_thread::GreenThread;
 use super::processor::Processor;
@@ -44,6 +44,9 @@ pub(crate) struct LendSlot {
     p: AtomicPtr<Processor>,
     /// The G the P is lent to: valid while sysmon holds `INSPECTED`.
     g: AtomicPtr<GreenThread>,
+    /// Counts lends (written by the lender only): sysmon tells a G that has
+    /// held the P since its last look from a new lend.
+    lends: AtomicU32,
 }
 
 /// What a claim found.
@@ -64,6 +67,7 @@ impl LendSlot {
             word: AtomicU64::new(0),
             p: AtomicPtr::new(ptr::null_mut()),
             g: AtomicPtr::new(ptr::null_mut()),
+            lends: AtomicU32::new(0),
         }
     }
 
@@ -74,6 +78,8 @@ impl LendSlot {
         debug_assert_eq!(self.word.load(Ordering::Relaxed), 0, "lent twice");
         self.p.store(p, Ordering::Relaxed);
         self.g.store(g.cast_mut(), Ordering::Relaxed);
+        let n = self.lends.load(Ordering::Relaxed).wrapping_add(1);
+        self.lends.store(n, Ordering::Relaxed);
         // Release: a retake that wins the word sees the P as we left it.
         self.word.store(key << 2, Ordering::Release);
     }
@@ -139,6 +145,11 @@ impl LendSlot {
     #[inline]
     pub(crate) fn is_lent_to(&self, key: u64) -> bool {
         self.word.load(Ordering::Relaxed) >> 2 == key
+    }
+
+    /// How many times the P has been lent (sysmon: has it changed hands?).
+    pub(crate) fn lends(&self) -> u32 {
+        self.lends.load(Ordering::Relaxed)
     }
 
     /// sysmon: the thread the P is lent to, when it runs user code.

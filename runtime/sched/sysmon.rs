@@ -6,13 +6,12 @@
 //! * **retakes Ps from syscalls**: a P whose M has been in one
 //!   `greenrt::syscall` for more than one sysmon tick (≥ 20 µs) is handed to
 //!   another M, so the Gs queued behind it keep running;
-//! * **retakes Ps from unwrapped blocking calls**: a P lent to a G whose
-//!   schedule tick has not moved for [`BLOCKED_RETAKE_AFTER`] while work
-//!   waits, and whose M's OS thread the kernel reports asleep
+//! * **retakes Ps from unwrapped blocking calls**: a P lent to the same G
+//!   (no switch) for [`BLOCKED_RETAKE_AFTER`] while work waits, and whose M's OS thread the kernel reports asleep
 //!   (`thread_state.rs`), goes to another M as a syscall retake does; the G
 //!   finds it gone at its next runtime call (`lend.rs`, invariant 8, lent P);
-//! * **names hogs**: a G seen running for [`HOG_AFTER_SLICES`] time slices
-//!   without a checkpoint is reported once on stderr (`hog.rs`);
+//! * **names hogs**: a G seen on a CPU for [`HOG_AFTER_SLICES`] time slices
+//!   without a switch is reported once on stderr (`hog.rs`);
 //! * **asks long-running Gs to yield**: a P whose schedule tick has not moved
 //!   for one time slice (`Builder::time_slice`, default 10 ms like Go) gets
 //!   its `preempt` flag set, which `coop::checkpoint`,
@@ -56,9 +55,9 @@ const SYSCALL_RETAKE_AFTER: Duration = Duration::from_micros(20);
 /// Even with idle Ms around and no queued work, a syscall this long loses its
 /// P (Go: `syscallwhen + 10*1000*1000 > now`).
 const SYSCALL_RETAKE_ALWAYS_AFTER: Duration = Duration::from_millis(10);
-/// A P lent to a G whose schedule tick stood still this long is checked for
-/// an unwrapped blocking call (its thread's kernel state is read). Longer
-/// than any runtime call takes, short against the sleeps worth catching.
+/// A P lent to the same G this long is checked for an unwrapped blocking
+/// call (its thread's kernel state is read). Longer than any runtime call
+/// takes, short against the sleeps worth catching.
 const BLOCKED_RETAKE_AFTER: Duration = Duration::from_millis(1);
 /// The kernel state of one stuck P's thread is read at most this often
 /// (each read is an open, a read and a close: ~10–20 µs).
@@ -153,10 +152,14 @@ struct Seen {
     syscall_since: Instant,
     schedtick: u32,
     schedtick_since: Instant,
-    /// When `schedtick` last moved (not reset by preemption requests).
-    stuck_since: Instant,
+    /// The P's lend count (`LendSlot::lends`) at the last look, and since
+    /// when it has stood still: how long one G has held the P.
+    lends: u32,
+    lent_since: Instant,
     /// When this P's thread state was last read.
     state_read: Option<Instant>,
+    /// The thread's CPU time at the first state read of this lend.
+    cpu_base: Option<Duration>,
 }
 
 struct Sysmon {
@@ -177,8 +180,10 @@ impl Sysmon {
                 syscall_since: now,
                 schedtick: 0,
                 schedtick_since: now,
-                stuck_since: now,
+                lends: 0,
+                lent_since: now,
                 state_read: None,
+                cpu_base: None,
             };
             sched.procs()
         ];
@@ -320,8 +325,6 @@ impl Sysmon {
             if seen.schedtick != st {
                 seen.schedtick = st;
                 seen.schedtick_since = now;
-                seen.stuck_since = now;
-                seen.state_read = None;
             } else if now.duration_since(seen.schedtick_since) >= sched.config.time_slice {
                 seen.schedtick_since = now;
                 // Not counted as activity (as in Go): resetting to the 20 µs
@@ -346,7 +349,18 @@ impl Sysmon {
         let sched = &self.sched;
         let ps = &sched.ps[i];
         let seen = &mut self.seen[i];
-        let stuck = now.duration_since(seen.stuck_since);
+        let lends = ps.lend.lends();
+        if lends != seen.lends {
+            *seen = Seen {
+                lends,
+                lent_since: now,
+                state_read: None,
+                cpu_base: None,
+                ..*seen
+            };
+            return false;
+        }
+        let stuck = now.duration_since(seen.lent_since);
         if stuck < BLOCKED_RETAKE_AFTER
             || seen
                 .state_read
@@ -377,10 +391,24 @@ impl Sysmon {
                 true
             }
             OsThreadState::Running | OsThreadState::Unknown => {
+                if !sched.config.hog_report {
+                    return false;
+                }
+                // Time on a CPU, where the kernel says: on a loaded machine
+                // a well-behaved G's thread may wait for a CPU for longer
+                // than the threshold between two checkpoints.
+                let ran = match (seen.cpu_base, thread_state::cpu_time_of(key)) {
+                    (Some(base), Some(cpu)) => cpu.saturating_sub(base),
+                    (None, Some(cpu)) => {
+                        seen.cpu_base = Some(cpu);
+                        return false;
+                    }
+                    (_, None) => stuck,
+                };
                 let hog_after = sched.config.time_slice * HOG_AFTER_SLICES;
-                if sched.config.hog_report && stuck >= hog_after && self.hogs.may_report(now) {
+                if ran >= hog_after && self.hogs.may_report(now) {
                     if let Some(hog) = ps.lend.inspect(key, HogInfo::of) {
-                        self.hogs.report(hog, stuck, now);
+                        self.hogs.report(hog, ran, now);
                     }
                 }
                 false

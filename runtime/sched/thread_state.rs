@@ -11,6 +11,7 @@
 //! period. Elsewhere the answer is always "unknown", and nothing is retaken.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 /// What the kernel says an OS thread is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +53,21 @@ pub(crate) fn state_of(key: u64) -> OsThreadState {
     }
     let _ = key;
     OsThreadState::Unknown
+}
+
+/// How long the thread with key `key` has run on a CPU in all (the first
+/// field of `/proc/self/task/<tid>/schedstat`, in nanoseconds). `None` where
+/// the kernel does not say. Unlike wall time, this does not grow while the
+/// thread waits for a CPU on a loaded machine.
+pub(crate) fn cpu_time_of(key: u64) -> Option<Duration> {
+    #[cfg(target_os = "linux")]
+    if key < 1 << 32 {
+        let text = std::fs::read_to_string(format!("/proc/self/task/{key}/schedstat")).ok()?;
+        let ns: u64 = text.split_ascii_whitespace().next()?.parse().ok()?;
+        return (ns > 0).then(|| Duration::from_nanos(ns));
+    }
+    let _ = key;
+    None
 }
 
 /// The state field of a `stat` line: `pid (comm) S ...`. The command name
