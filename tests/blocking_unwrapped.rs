@@ -39,7 +39,9 @@ fn unwrapped_sleep_lets_queued_green_threads_run(procs: usize) {
                 }
                 std::thread::sleep(SLEEP); // unwrapped, on purpose
                 let seen = count.load(Ordering::SeqCst);
-                // Back in the runtime after losing the P: spawn, join.
+                // Back in the runtime after losing the P: a checkpoint
+                // (yields to get a P back), spawn, join.
+                greenrt::coop::checkpoint();
                 let h = greenrt::spawn(|| 7);
                 assert_eq!(h.join().unwrap(), 7);
                 greenrt::yield_now();

@@ -182,6 +182,11 @@ impl Machine {
                     if gr.commit_park() {
                         break Step::Parked;
                     }
+                    if self.p.is_none() {
+                        // Woken at once, but its P was retaken while it
+                        // slept in an unwrapped call: requeue it instead.
+                        break Step::Yielded;
+                    }
                     continue;
                 }
                 Some(step) => break step,
