@@ -125,3 +125,63 @@ fn cpu_bound_green_threads_keep_their_processor(procs: usize) {
     assert_eq!(stats.blocking_call_handoffs, 0, "{stats:?}");
 }
 rt_test!(cpu_bound_green_threads_keep_their_processor);
+
+/// Race hunt for the lend word: many green threads alternate short
+/// unwrapped sleeps (so sysmon retakes their Ps mid-call) with runtime calls
+/// that use a P — spawn, join, channel hand-offs, yields, checkpoints —
+/// while yielders keep work queued. Every message must arrive and nothing
+/// may hang (the watchdog) or panic (an M using a P it lost asserts).
+fn unwrapped_sleeps_mixed_with_runtime_calls(procs: usize) {
+    let _dog = Watchdog::new("unwrapped stress", Duration::from_secs(120));
+    let rt = greenrt::Runtime::builder()
+        .procs(procs)
+        .hog_report(false)
+        .build()
+        .unwrap();
+    let rounds = common::stress(10);
+    let workers = 2 * procs;
+    let stop = Arc::new(AtomicBool::new(false));
+    let yielders: Vec<_> = (0..procs)
+        .map(|_| {
+            let stop = stop.clone();
+            rt.spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    greenrt::yield_now();
+                }
+            })
+        })
+        .collect();
+    let (tx, rx) = greenrt::sync::bounded::<u64>(1);
+    let consumer = rt.spawn(move || rx.into_iter().sum::<u64>());
+    let hs: Vec<_> = (0..workers)
+        .map(|w| {
+            let tx = tx.clone();
+            rt.spawn(move || {
+                for r in 0..rounds {
+                    // Unwrapped; a few long enough for a retake, the rest
+                    // short enough to race it.
+                    let ms = if r % 3 == 0 { 20 } else { 1 + (w + r) % 4 };
+                    std::thread::sleep(Duration::from_millis(ms as u64));
+                    tx.send(1).unwrap();
+                    let h = greenrt::spawn(move || w + r);
+                    assert_eq!(h.join().unwrap(), w + r);
+                    greenrt::coop::checkpoint();
+                    greenrt::yield_now();
+                }
+            })
+        })
+        .collect();
+    drop(tx);
+    for h in hs {
+        h.join().unwrap();
+    }
+    assert_eq!(consumer.join().unwrap(), (workers * rounds) as u64);
+    stop.store(true, Ordering::Relaxed);
+    for h in yielders {
+        h.join().unwrap();
+    }
+    // How many retakes happened depends on timing: not asserted here
+    // (unwrapped_sleep_lets_queued_green_threads_run asserts one happens).
+    eprintln!("retakes: {}", rt.stats().blocking_call_handoffs);
+}
+rt_test!(unwrapped_sleeps_mixed_with_runtime_calls);
