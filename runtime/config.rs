@@ -103,6 +103,13 @@ pub fn shutdown_timeout_from_env() -> Result<Option<std::time::Duration>, Config
     Ok(ms.map(|ms| std::time::Duration::from_millis(ms as u64)))
 }
 
+/// Reads `GREENRT_HOG_REPORT`: `0` turns off the report of green threads
+/// that run many time slices without a checkpoint, `1` keeps it on (the
+/// default); `Ok(None)` when unset or empty.
+pub fn hog_report_from_env() -> Result<Option<bool>, ConfigError> {
+    Ok(env_in_range("GREENRT_HOG_REPORT", 0, 1)?.map(|v| v == 1))
+}
+
 /// Reads environment variable `name` as a whole number in `min..=max`:
 /// `Ok(None)` when unset or empty, a `ConfigError` naming the variable, the
 /// value and the range when it is anything else.

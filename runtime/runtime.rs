@@ -37,6 +37,7 @@ pub struct Builder {
     schedtrace: Option<Option<Duration>>,
     time_slice: Duration,
     shutdown_timeout: Option<Duration>,
+    hog_report: Option<bool>,
 }
 
 impl Default for Builder {
@@ -50,6 +51,7 @@ impl Default for Builder {
             schedtrace: None,
             time_slice: DEFAULT_TIME_SLICE,
             shutdown_timeout: None,
+            hog_report: None,
         }
     }
 }
@@ -125,6 +127,15 @@ impl Builder {
         self
     }
 
+    /// Whether to report, once on stderr, a green thread that runs ten time
+    /// slices without reaching a checkpoint (its id, name, how long it ran,
+    /// and to add `greenrt::coop::checkpoint()`). Overrides
+    /// `GREENRT_HOG_REPORT`. Default on.
+    pub fn hog_report(mut self, on: bool) -> Self {
+        self.hog_report = Some(on);
+        self
+    }
+
     /// Builds the runtime. Invalid settings give an `InvalidInput` error
     /// naming the setting and the accepted range. No OS thread starts until
     /// the first green thread does.
@@ -156,6 +167,10 @@ impl Builder {
             Some(d) => d,
             None => config::shutdown_timeout_from_env()?.unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT),
         };
+        let hog_report = match self.hog_report {
+            Some(on) => on,
+            None => config::hog_report_from_env()?.unwrap_or(true),
+        };
         crate::panic_hook::install();
         let sched = Scheduler::new(Config {
             procs,
@@ -165,6 +180,7 @@ impl Builder {
             machine_idle_timeout: self.machine_idle_timeout,
             schedtrace,
             time_slice: self.time_slice,
+            hog_report,
         })?;
         Ok(Runtime {
             sched,

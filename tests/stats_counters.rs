@@ -187,3 +187,49 @@ fn busy_time_grows_with_work_and_not_while_idle() {
     }
     assert_eq!(total(&rt.stats()), idle, "busy time grew while idle");
 }
+
+fn wrapped_and_unwrapped_blocking_calls_are_counted_apart(procs: usize) {
+    let rt = greenrt::Runtime::builder()
+        .procs(procs)
+        .hog_report(false)
+        .build()
+        .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let busy: Vec<_> = (0..procs)
+        .map(|_| {
+            let stop = stop.clone();
+            rt.spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    greenrt::yield_now();
+                }
+            })
+        })
+        .collect();
+    // Unwrapped first: with yielding green threads queued on every P, a
+    // sleeping thread's P is retaken as a blocking call, not a syscall.
+    let unwrapped: Vec<_> = (0..procs)
+        .map(|_| rt.spawn(|| std::thread::sleep(Duration::from_millis(50))))
+        .collect();
+    for h in unwrapped {
+        h.join().unwrap();
+    }
+    let after_unwrapped = rt.stats();
+    assert!(
+        after_unwrapped.blocking_call_handoffs > 0,
+        "{after_unwrapped:?}"
+    );
+    assert_eq!(after_unwrapped.syscall_handoffs, 0, "{after_unwrapped:?}");
+    let wrapped: Vec<_> = (0..procs)
+        .map(|_| rt.spawn(|| greenrt::syscall(|| std::thread::sleep(Duration::from_millis(50)))))
+        .collect();
+    for h in wrapped {
+        h.join().unwrap();
+    }
+    stop.store(true, Ordering::Relaxed);
+    for h in busy {
+        h.join().unwrap();
+    }
+    let s = rt.stats();
+    assert!(s.syscall_handoffs > 0, "{s:?}");
+}
+rt_test!(wrapped_and_unwrapped_blocking_calls_are_counted_apart);

@@ -47,11 +47,13 @@ fn a_blocking_syscall_hands_its_processor_to_another_machine() {
     let _w = Watchdog::new("syscall handoff", Duration::from_secs(30));
     let with = counter_progress_during_block(true);
     let without = counter_progress_during_block(false);
-    assert_eq!(without, 0, "a raw blocking call stalls its only P");
     assert!(
         with > 1_000,
         "the other G ran only {with} times during a 300 ms syscall"
     );
+    // Unwrapped, the P is retaken once sysmon sees the thread asleep
+    // (tests/blocking_unwrapped.rs covers that case at every procs).
+    assert!(without > 0, "an unwrapped blocking call kept its only P");
 }
 
 #[test]

@@ -14,7 +14,8 @@ use std::sync::Arc;
 
 use super::g_ref::GRef;
 use super::green_thread::GreenThread;
-use super::processor::Processor;
+use super::lend::Claim;
+use super::processor::{Processor, ProcessorShared};
 use super::scheduler::Scheduler;
 
 /// Per-M state visible to code running on that M. Lives on the M's native
@@ -31,6 +32,13 @@ pub(crate) struct MachineContext {
     /// pointer a `GRef` holds (`GRef::as_ptr`), valid for the G's whole
     /// allocation.
     pub(crate) g: Cell<GPtr>,
+
+    /// This M's thread key (`thread_state.rs`): what its lend words hold.
+    pub(crate) key: u64,
+    /// The shared half of the P in `p` while that P is lent to the running
+    /// G (null otherwise): G-side code claims it there before using it
+    /// (invariant 8, lent P; [`claim_local_p`]).
+    pub(crate) lent: Cell<*const ProcessorShared>,
 }
 
 /// A pointer to a running G, if any.
@@ -72,15 +80,24 @@ pub(crate) fn preempt_requested() -> bool {
     if ctx.is_null() {
         return false;
     }
-    // SAFETY: as in `current_g_ptr`; the P pointer is this M's own (lent to
-    // the running G) and valid while it runs.
+    // SAFETY: as in `current_g_ptr`; `lent` points into the scheduler's
+    // array of shared P halves, which outlives every M context, and the
+    // running G is kept alive by its M.
     unsafe {
-        let p = (*ctx).p.get();
-        if p.is_null() || (*ctx).g.get().is_none() {
+        let Some(g) = (*ctx).g.get() else {
             return false;
+        };
+        let lent = (*ctx).lent.get();
+        if lent.is_null() {
+            // A G running without a P: its P was retaken while it was
+            // asleep in an unwrapped blocking call (invariant 8, lent P).
+            // Yield so its M can find one; not inside `greenrt::syscall`,
+            // which runs without a P on purpose and must not switch.
+            return (*ctx).p.get().is_null() && !g.as_ref().in_syscall.get();
         }
-        let p: &Processor = &*p;
-        p.shared.preempt.load(std::sync::atomic::Ordering::Relaxed)
+        let shared: &ProcessorShared = &*lent;
+        shared.preempt.load(std::sync::atomic::Ordering::Relaxed)
+            || !shared.lend.is_lent_to((*ctx).key)
     }
 }
 
@@ -108,25 +125,89 @@ pub(crate) fn current_sched() -> Option<Arc<Scheduler>> {
     }
 }
 
-/// Runs `f` with the current context's P, if this thread is an M of `sched`
-/// that holds one.
+/// This thread's P, usable while the guard lives (see [`claim_local_p`]).
+pub(crate) struct LocalP {
+    p: *const Processor,
+    /// The lend word this guard claimed, to release on drop (null: none).
+    claimed: *const ProcessorShared,
+    key: u64,
+}
+
+impl LocalP {
+    /// No P: queue globally.
+    pub(crate) const NONE: LocalP = LocalP {
+        p: ptr::null(),
+        claimed: ptr::null(),
+        key: 0,
+    };
+
+    /// The P (null when this thread holds none of the runtime's Ps).
+    #[inline]
+    pub(crate) fn get(&self) -> *const Processor {
+        self.p
+    }
+}
+
+impl Drop for LocalP {
+    #[inline]
+    fn drop(&mut self) {
+        if !self.claimed.is_null() {
+            // SAFETY: `claimed` is one of the scheduler's shared P halves,
+            // which outlive every M context.
+            unsafe { (*self.claimed).lend.release(self.key) }
+        }
+    }
+}
+
+/// This thread's P when it is an M of `sched` holding one, claimed for the
+/// guard's life when it is lent to the running G (invariant 8, lent P). A P
+/// that sysmon retook while the G was asleep is forgotten here: the guard
+/// is empty, and the G runs without a P until it next switches. The guard
+/// must be dropped before anything that may switch.
 #[inline(never)]
-pub(crate) fn with_local_p<R>(sched: &Scheduler, f: impl FnOnce(&Processor) -> R) -> Option<R> {
+pub(crate) fn claim_local_p(sched: *const Scheduler) -> LocalP {
     let ctx = current();
     if ctx.is_null() {
-        return None;
+        return LocalP::NONE;
     }
-    // SAFETY: see `current_g_ptr`. The P pointer is owned by this M, which is
-    // the only thread that uses it; it stays valid until the M releases it,
-    // which cannot happen while we run on this thread inside `f`.
+    // SAFETY: see `current_g_ptr`. The P pointer is owned by this M: held
+    // by it in its own loop (`lent` null), or lent to the running G, which
+    // uses it only under the claim taken here. The claim, or the M's
+    // ownership, lasts while the guard lives, and the guard does not
+    // outlive this thread's time in the runtime call that made it.
     unsafe {
-        if !ptr::eq((*ctx).sched, sched) {
-            return None;
+        let ctx = &*ctx;
+        if !ptr::eq(ctx.sched, sched) {
+            return LocalP::NONE;
         }
-        let p = (*ctx).p.get();
+        let p = ctx.p.get();
         if p.is_null() {
-            return None;
+            return LocalP::NONE;
         }
-        Some(f(&*p))
+        let lent = ctx.lent.get();
+        if lent.is_null() {
+            return LocalP {
+                p,
+                claimed: ptr::null(),
+                key: 0,
+            };
+        }
+        match (*lent).lend.claim(ctx.key) {
+            Claim::Taken => LocalP {
+                p,
+                claimed: lent,
+                key: ctx.key,
+            },
+            Claim::Nested => LocalP {
+                p,
+                claimed: ptr::null(),
+                key: 0,
+            },
+            Claim::Lost => {
+                ctx.p.set(ptr::null_mut());
+                ctx.lent.set(ptr::null());
+                LocalP::NONE
+            }
+        }
     }
 }

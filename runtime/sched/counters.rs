@@ -99,6 +99,9 @@ pub(crate) struct SharedCounters {
     pub(crate) spawned_off_p: AtomicU64,
     /// Ps that sysmon took from a G blocked in `greenrt::syscall`.
     pub(crate) syscall_handoffs: AtomicU64,
+    /// Ps that sysmon took from a G asleep in a blocking call nobody
+    /// wrapped in `greenrt::syscall` (`lend.rs`).
+    pub(crate) blocking_handoffs: AtomicU64,
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ use parking_lot::{Condvar, Mutex};
 use super::context::{self, MachineContext};
 use super::g_ref::GRef;
 use super::green_thread::{Body, Coro, GreenThread, SwitchRequest};
-use super::processor::Processor;
+use super::processor::{Processor, ProcessorShared};
 use super::scheduler::Scheduler;
 use super::timers::Fired;
 
@@ -124,6 +124,8 @@ impl Machine {
             sched: Arc::as_ptr(&self.sched),
             p: std::cell::Cell::new(std::ptr::null_mut()),
             g: std::cell::Cell::new(None),
+            key: super::thread_state::current_key(),
+            lent: std::cell::Cell::new(std::ptr::null()),
         };
         let prev = context::install(&ctx);
         if let Err(e) = super::overflow::ensure_alt_stack() {
@@ -186,6 +188,11 @@ impl Machine {
                         }
                         break Step::Parked;
                     }
+                    if self.p.is_none() {
+                        // Woken at once, but its P was retaken while it
+                        // slept in an unwrapped call: requeue it instead.
+                        break Step::Yielded;
+                    }
                     continue;
                 }
                 Some(step) => break step,
@@ -193,6 +200,7 @@ impl Machine {
             }
         };
         ctx.g.set(None);
+        let step = self.regain_p_after(ctx, step);
         match step {
             Step::Yielded => self.p().local.push(g),
             Step::Preempted => {
@@ -220,6 +228,23 @@ impl Machine {
                 self.sched.global.push(g);
                 self.sched.wakep();
             }
+        }
+    }
+
+    /// A G that yields without a P (sysmon retook it while the G slept in a
+    /// blocking call nobody wrapped) leaves like a syscall whose P was
+    /// handed away: onto an idle P if there is one, else to the global queue
+    /// while this M goes idle.
+    fn regain_p_after(&mut self, ctx: &MachineContext, step: Step) -> Step {
+        if self.p.is_some() || !matches!(step, Step::Yielded | Step::Preempted) {
+            return step;
+        }
+        self.p = self.sched.take_idle_p();
+        self.sync_ctx(ctx);
+        if self.p.is_some() {
+            step
+        } else {
+            Step::NeedsP
         }
     }
 
@@ -269,13 +294,22 @@ impl Machine {
             unreachable!("a queued G is fresh or started")
         };
         // Lend the P to the context for the G's run (see `MachineContext::p`).
-        let lent = Box::into_raw(self.p.take().expect("M holds a P to run a G"));
+        let p = self.p.take().expect("M holds a P to run a G");
+        let shared: &ProcessorShared = &self.sched.ps[p.id];
+        let lent = Box::into_raw(p);
+        shared.lend.lend(ctx.key, lent, g.as_ptr().as_ptr());
+        ctx.lent.set(shared);
         ctx.p.set(lent);
         let result = coro.resume(());
         let back = ctx.p.get();
-        // SAFETY: a non-null pointer here is an owned P: the one we lent, or
-        // one the G's syscall exit took from the idle list (`Box::into_raw`).
-        self.p = (!back.is_null()).then(|| unsafe { Box::from_raw(back) });
+        // Take the P back from the lend word (invariant 8, lent P): sysmon
+        // may have retaken it while the G slept in an unwrapped call.
+        let lent_now = ctx.lent.replace(std::ptr::null());
+        // SAFETY: `lent_now` is null or one of the scheduler's shared halves.
+        let owned = !back.is_null() && unsafe { (*lent_now).lend.reclaim(ctx.key) };
+        // SAFETY: a reclaimed pointer is an owned P: the one we lent, or one
+        // the G's syscall exit took from the idle list (`Box::into_raw`).
+        self.p = owned.then(|| unsafe { Box::from_raw(back) });
         self.sync_ctx(ctx);
         match result {
             CoroutineResult::Yield(SwitchRequest::Yield) => Some(Step::Yielded),

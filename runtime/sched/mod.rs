@@ -31,7 +31,8 @@
 //!
 //! 1. **P ownership.** A P is owned by exactly one party at every moment: an
 //!    M, the idle list, or its own syscall slot (while its M is in a syscall;
-//!    whoever swaps it out of the slot owns it). `npidle` mirrors the idle
+//!    whoever swaps it out of the slot owns it); while lent to a running G,
+//!    its lend word decides (invariant 8, lent P). `npidle` mirrors the idle
 //!    list's length; both change only under the `idle` lock.
 //! 2. **No stranded G.** Whoever makes a G runnable pushes it first and
 //!    *then* calls `Scheduler::wakep`, which reads `npidle` and `nmspinning`.
@@ -61,13 +62,23 @@
 //!    reference to a G destroys it, and that may run user code (a result's
 //!    or capture's `Drop`), which may take the same lock again. Code under a
 //!    lock moves such values out and drops them after the guard.
+//! 8. **Lent P.** While an M runs a G, the P it lent to that G is owned
+//!    through the P's lend word (`lend.rs`): the G's thread uses the P only
+//!    between a successful claim and its release (never across a switch),
+//!    the M takes it back with a CAS when the G switches out, and sysmon
+//!    takes it (a G asleep in an unwrapped blocking call) only with a CAS
+//!    from "lent, unclaimed" to "not lent". Whichever CAS wins owns the P;
+//!    the losing thread forgets its pointer to it and runs without a P
+//!    until its next switch, which takes the syscall-exit path.
 
 pub(crate) mod context;
 mod counters;
 mod g_alloc;
 mod g_ref;
 mod green_thread;
+mod hog;
 mod idle;
+mod lend;
 pub(crate) mod loom;
 mod machine;
 mod netpoll;
@@ -85,6 +96,7 @@ mod stack_slab;
 mod syscall;
 mod syscall_slot;
 mod sysmon;
+mod thread_state;
 mod timers;
 mod wait_reason;
 

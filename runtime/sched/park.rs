@@ -96,12 +96,12 @@ fn ready_owned(g: GRef) {
         // installed for this whole call, which cannot switch. So `sched` is
         // valid after `g` moves into the queue, and the context's P (null
         // or the one this M holds) is this thread's P of that runtime.
-        unsafe { (*sched).ready_on(g, (*ctx).p.get()) }
+        unsafe { (*sched).ready_on(g, context::claim_local_p(sched)) }
     } else {
         // Not an M of g's runtime, so there is no local P to use.
         let sched = g.sched().clone();
-        // SAFETY: a null P is always allowed.
-        unsafe { sched.ready_on(g, std::ptr::null()) }
+        // SAFETY: an empty claim is always allowed.
+        unsafe { sched.ready_on(g, context::LocalP::NONE) }
     }
 }
 

@@ -7,6 +7,7 @@
 //! queue and `runnext` — live in [`ProcessorShared`], indexed by P id.
 
 use super::counters::PCounters;
+use super::lend::LendSlot;
 use std::cell::{Cell, RefCell};
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
@@ -42,6 +43,8 @@ pub(crate) struct ProcessorShared {
     pub(crate) finished: AtomicU64,
     /// Cumulative event counts and busy time (owner-written, `counters.rs`).
     pub(crate) counters: PCounters,
+    /// Whether the P is lent to a running G, and who may use it (`lend.rs`).
+    pub(crate) lend: LendSlot,
 }
 
 impl ProcessorShared {
@@ -130,6 +133,7 @@ impl Processor {
             started: AtomicU64::new(0),
             finished: AtomicU64::new(0),
             counters: PCounters::default(),
+            lend: LendSlot::new(),
         });
         let p = Box::new(Processor {
             id,

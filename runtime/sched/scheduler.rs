@@ -40,6 +40,9 @@ pub(crate) struct Config {
     /// A G running this long is asked to yield, and the network is polled
     /// at least this often while every P is busy (Go: 10 ms, fixed).
     pub(crate) time_slice: Duration,
+    /// Report green threads that run many slices without a checkpoint
+    /// (`hog.rs`; `GREENRT_HOG_REPORT`, `Builder::hog_report`).
+    pub(crate) hog_report: bool,
 }
 
 pub(crate) struct Scheduler {
@@ -134,7 +137,7 @@ impl Scheduler {
         let g = GreenThreadWith::new(id, name, self.clone(), task);
         let p = local_p(self);
         // SAFETY: `p` is null or this thread's own P, valid while we run here.
-        match unsafe { p.as_ref() } {
+        match unsafe { p.get().as_ref() } {
             Some(p) => p.shared.counters.spawned.bump(),
             None => {
                 self.counters.spawned_off_p.fetch_add(1, Ordering::Relaxed);
@@ -143,7 +146,7 @@ impl Scheduler {
         let (queued, handle) = {
             // SAFETY: `local_p` returns this thread's own P (or null), and
             // nothing here switches.
-            let mut cache = unsafe { block_cache(p) };
+            let mut cache = unsafe { block_cache(p.get()) };
             GRef::new_pair(g, &self.gblocks, cache.as_deref_mut())
         };
         // SAFETY: `handle` points at the whole block, which holds a
@@ -156,12 +159,14 @@ impl Scheduler {
         if self.is_shutdown() {
             // Spawned during shutdown (by a destructor that an unwinding G
             // runs): it will never run, so settle its join slot now
-            // ("cancelled") instead of leaving its JoinHandle waiting.
+            // ("cancelled") instead of leaving its JoinHandle waiting. The
+            // task's drop is user code: not under the P's claim.
+            drop(p);
             queued.cancel_task();
             drop(queued);
             return (handle, task);
         }
-        // SAFETY: `p` is null or this thread's own P of this runtime.
+        // SAFETY: `p` was claimed for this runtime.
         unsafe { self.ready_on(queued, p) };
         (handle, task)
     }
@@ -176,7 +181,8 @@ impl Scheduler {
     pub(crate) unsafe fn free_g_block(&self, block: NonNull<u8>, layout: std::alloc::Layout) {
         // SAFETY: `local_p` returns this thread's own P (or null), and
         // nothing here switches.
-        let mut cache = unsafe { block_cache(local_p(self)) };
+        let p = local_p(self);
+        let mut cache = unsafe { block_cache(p.get()) };
         // SAFETY: per the contract; the cache belongs to a P of this runtime.
         unsafe { self.gblocks.free(cache.as_deref_mut(), block, layout) }
     }
@@ -184,8 +190,7 @@ impl Scheduler {
     /// Makes a woken or new G runnable: into the current P's `runnext` when
     /// this thread is one of our Ms holding a P, else the global queue.
     pub(crate) fn ready(&self, g: GRef) {
-        // SAFETY: `local_p` returns this thread's own P (or null), valid
-        // while we run here without switching.
+        // SAFETY: `local_p` claims this thread's own P of this runtime.
         unsafe { self.ready_on(g, local_p(self)) }
     }
 
@@ -195,22 +200,28 @@ impl Scheduler {
     /// primitive.
     ///
     /// # Safety
-    /// `p` is null or the P held by the calling thread, an M of this
-    /// scheduler, which does not switch during the call.
+    /// `p` is empty or was claimed for this scheduler
+    /// (`context::claim_local_p`) by the calling thread, which does not
+    /// switch during the call.
     #[inline]
-    pub(crate) unsafe fn ready_on(&self, g: GRef, p: *const super::processor::Processor) {
+    pub(crate) unsafe fn ready_on(&self, g: GRef, p: context::LocalP) {
         if self.is_shutdown() {
             // A started G is still in the registry and is unwound by
-            // `shutdown`; a new one was settled by `spawn`.
+            // `shutdown`; a new one was settled by `spawn`. Dropping it may
+            // run user code: not under the P's claim.
+            drop(p);
             drop(g);
             return;
         }
-        if p.is_null() {
+        let raw = p.get();
+        if raw.is_null() {
             self.global.push(g);
         } else {
-            // SAFETY: per the contract, `p` is this thread's own P.
-            unsafe { (*p).push_next(g) };
+            // SAFETY: per the contract, `raw` is this thread's own P,
+            // claimed while `p` lives.
+            unsafe { (*raw).push_next(g) };
         }
+        drop(p);
         self.wakep();
     }
 
@@ -223,15 +234,18 @@ impl Scheduler {
         if self.is_shutdown() {
             return;
         }
-        let p = local_p(self);
+        let claim = local_p(self);
+        let p = claim.get();
         for g in gs {
             if p.is_null() {
                 self.global.push(g);
             } else {
-                // SAFETY: as in `ready`.
+                // SAFETY: `p` is this thread's own P, claimed while
+                // `claim` lives.
                 unsafe { (*p).local.push(g) };
             }
         }
+        drop(claim);
         self.wakep();
     }
 
@@ -517,6 +531,11 @@ pub struct RuntimeStats {
     /// Processors sysmon took from green threads blocked in
     /// `greenrt::syscall` and handed to another machine.
     pub syscall_handoffs: u64,
+    /// Processors sysmon took from green threads asleep in a blocking call
+    /// nobody wrapped in `greenrt::syscall` (their OS thread was seen
+    /// asleep in the kernel while other green threads waited), and handed
+    /// to another machine. Each one is a call worth wrapping.
+    pub blocking_call_handoffs: u64,
     /// Green threads the netpoller made runnable (socket readiness).
     pub netpoll_wakeups: u64,
     /// Each processor's busy time: how long it was out of the idle list
@@ -565,6 +584,7 @@ impl Scheduler {
             steals: self.sum(|c| c.steals.get()),
             preemptions: self.sum(|c| c.preemptions.get()),
             syscall_handoffs: self.counters.syscall_handoffs.load(Ordering::Relaxed),
+            blocking_call_handoffs: self.counters.blocking_handoffs.load(Ordering::Relaxed),
             netpoll_wakeups: self.netpoll.wakeups(),
             busy: self.ps.iter().map(|p| p.counters.busy.total()).collect(),
         }
@@ -589,7 +609,8 @@ unsafe fn block_cache<'a>(
     unsafe { p.as_ref() }.and_then(|p| p.gblocks.try_borrow_mut().ok())
 }
 
-/// This thread's P, when it is an M of `sched` holding one; else null.
-fn local_p(sched: &Scheduler) -> *const super::processor::Processor {
-    context::with_local_p(sched, |p| p as *const _).unwrap_or(std::ptr::null())
+/// This thread's P, when it is an M of `sched` holding one (claimed while
+/// the guard lives: invariant 8, lent P); else null.
+fn local_p(sched: &Scheduler) -> context::LocalP {
+    context::claim_local_p(sched)
 }

@@ -16,9 +16,10 @@ use std::marker::PhantomData;
 use std::ptr::NonNull;
 use std::sync::atomic::Ordering;
 
-use super::context;
+use super::context::{self, MachineContext};
 use super::green_thread::{GreenThread, SwitchRequest};
-use super::processor::ProcessorShared;
+use super::lend::Claim;
+use super::processor::{Processor, ProcessorShared};
 use super::scheduler::Scheduler;
 
 /// Proof that the running G has entered a syscall: its P sits in the slot.
@@ -42,15 +43,31 @@ impl InSyscall {
         // SAFETY: a non-null context is the live MachineContext of this
         // thread's M (context.rs); the scheduler outlives it.
         let (ctx_ref, sched) = unsafe { (&*ctx, &*(*ctx).sched) };
-        let p = ctx_ref.p.get();
         let g = ctx_ref.g.get()?;
         // SAFETY: `g` is the running G, alive while it runs.
         let g_ref = unsafe { g.as_ref() };
-        if p.is_null() || g_ref.in_syscall.get() {
+        let lent = ctx_ref.lent.get();
+        if lent.is_null() || g_ref.in_syscall.get() {
             return None;
         }
-        // SAFETY: `p` is the P lent to this G by its M (context.rs).
-        let shared: &ProcessorShared = &sched.ps[unsafe { (*p).id }];
+        // SAFETY: `lent` is one of the scheduler's shared P halves.
+        let shared: &ProcessorShared = unsafe { &*lent };
+        // The lent P is used only under its claim (invariant 8, lent P).
+        match shared.lend.claim(ctx_ref.key) {
+            Claim::Taken => {}
+            // Runtime code on this thread holds the claim: it keeps the P.
+            Claim::Nested => return None,
+            Claim::Lost => {
+                ctx_ref.p.set(std::ptr::null_mut());
+                ctx_ref.lent.set(std::ptr::null());
+                return None;
+            }
+        }
+        let p = ctx_ref.p.get();
+        // No longer lent (so sysmon's unwrapped-call retake leaves it) before
+        // it is visible in the slot (where its syscall retake may take it).
+        shared.lend.end_lend_claimed(ctx_ref.key);
+        ctx_ref.lent.set(std::ptr::null());
         let tick = shared.syscall_tick.load(Ordering::Relaxed);
         shared
             .syscall_tick
@@ -83,13 +100,27 @@ impl InSyscall {
         g.in_syscall.set(false);
         if let Some(back) = shared.syscall_slot.take() {
             // Fast path: nobody took the P.
-            ctx_ref.p.set(Box::into_raw(back));
+            lend_to_running_g(ctx_ref, shared, Box::into_raw(back), self.g);
         } else if let Some(p) = sched.take_idle_p() {
-            ctx_ref.p.set(Box::into_raw(p));
+            let shared: &ProcessorShared = &sched.ps[p.id];
+            lend_to_running_g(ctx_ref, shared, Box::into_raw(p), self.g);
         } else {
             // No P free: queue this G globally and let the M go idle; the M
             // that resumes us lends us its P.
             g.switch_out(SwitchRequest::NeedsP);
         }
     }
+}
+
+/// Gives the running G an owned P (`p`, whose shared half is `shared`):
+/// lent, as its M lent the one it started with (invariant 8, lent P).
+fn lend_to_running_g(
+    ctx: &MachineContext,
+    shared: &ProcessorShared,
+    p: *mut Processor,
+    g: NonNull<GreenThread>,
+) {
+    shared.lend.lend(ctx.key, p, g.as_ptr());
+    ctx.lent.set(shared);
+    ctx.p.set(p);
 }

@@ -6,6 +6,12 @@
 //! * **retakes Ps from syscalls**: a P whose M has been in one
 //!   `greenrt::syscall` for more than one sysmon tick (≥ 20 µs) is handed to
 //!   another M, so the Gs queued behind it keep running;
+//! * **retakes Ps from unwrapped blocking calls**: a P lent to the same G
+//!   (no switch) for [`BLOCKED_RETAKE_AFTER`] while work waits, and whose M's OS thread the kernel reports asleep
+//!   (`thread_state.rs`), goes to another M as a syscall retake does; the G
+//!   finds it gone at its next runtime call (`lend.rs`, invariant 8, lent P);
+//! * **names hogs**: a G seen on a CPU for [`HOG_AFTER_SLICES`] time slices
+//!   without a switch is reported once on stderr (`hog.rs`);
 //! * **asks long-running Gs to yield**: a P whose schedule tick has not moved
 //!   for one time slice (`Builder::time_slice`, default 10 ms like Go) gets
 //!   its `preempt` flag set, which `coop::checkpoint`,
@@ -33,7 +39,9 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
+use super::hog::{HogInfo, HogReports, HOG_AFTER_SLICES};
 use super::scheduler::Scheduler;
+use super::thread_state::{self, OsThreadState};
 
 /// Shortest sysmon sleep (Go: `delay = 20` µs).
 const MIN_DELAY: Duration = Duration::from_micros(20);
@@ -49,6 +57,13 @@ const SYSCALL_RETAKE_AFTER: Duration = Duration::from_micros(20);
 /// Even with idle Ms around and no queued work, a syscall this long loses its
 /// P (Go: `syscallwhen + 10*1000*1000 > now`).
 const SYSCALL_RETAKE_ALWAYS_AFTER: Duration = Duration::from_millis(10);
+/// A P lent to the same G this long is checked for an unwrapped blocking
+/// call (its thread's kernel state is read). Longer than any runtime call
+/// takes, short against the sleeps worth catching.
+const BLOCKED_RETAKE_AFTER: Duration = Duration::from_millis(1);
+/// The kernel state of one stuck P's thread is read at most this often
+/// (each read is an open, a read and a close: ~10–20 µs).
+const STATE_READ_EVERY: Duration = Duration::from_millis(1);
 
 /// The scheduler's handle on its sysmon thread.
 #[derive(Default)]
@@ -139,11 +154,20 @@ struct Seen {
     syscall_since: Instant,
     schedtick: u32,
     schedtick_since: Instant,
+    /// The P's lend count (`LendSlot::lends`) at the last look, and since
+    /// when it has stood still: how long one G has held the P.
+    lends: u32,
+    lent_since: Instant,
+    /// When this P's thread state was last read.
+    state_read: Option<Instant>,
+    /// The thread's CPU time at the first state read of this lend.
+    cpu_base: Option<Duration>,
 }
 
 struct Sysmon {
     sched: Arc<Scheduler>,
     seen: Vec<Seen>,
+    hogs: HogReports,
     last_trace: Instant,
     last_scavenge: Instant,
     started: Instant,
@@ -158,12 +182,17 @@ impl Sysmon {
                 syscall_since: now,
                 schedtick: 0,
                 schedtick_since: now,
+                lends: 0,
+                lent_since: now,
+                state_read: None,
+                cpu_base: None,
             };
             sched.procs()
         ];
         Sysmon {
             sched,
             seen,
+            hogs: HogReports::default(),
             last_trace: now,
             last_scavenge: now,
             started: now,
@@ -255,7 +284,8 @@ impl Sysmon {
         self.sched.idle.npidle() == self.sched.procs()
     }
 
-    /// Retakes Ps from long syscalls and flags long-running Gs. Returns
+    /// Retakes Ps from long syscalls and unwrapped blocking calls, flags
+    /// long-running Gs and names hogs. Returns
     /// whether anything was done.
     fn retake(&mut self, now: Instant) -> bool {
         let sched = &self.sched;
@@ -304,7 +334,85 @@ impl Sysmon {
                 ps.preempt.store(true, Ordering::Relaxed);
             }
         }
+        for i in 0..self.seen.len() {
+            acted |= self.watch_stuck(i, now);
+        }
         acted
+    }
+
+    /// A P lent to a G whose tick stands still: retake it when the G's
+    /// thread sleeps in the kernel while work waits (an unwrapped blocking
+    /// call), name the G when it runs on for many slices (a hog). Returns
+    /// whether a P was retaken.
+    fn watch_stuck(&mut self, i: usize, now: Instant) -> bool {
+        let sched = &self.sched;
+        let ps = &sched.ps[i];
+        let seen = &mut self.seen[i];
+        let lends = ps.lend.lends();
+        if lends != seen.lends {
+            *seen = Seen {
+                lends,
+                lent_since: now,
+                state_read: None,
+                cpu_base: None,
+                ..*seen
+            };
+            return false;
+        }
+        let stuck = now.duration_since(seen.lent_since);
+        if stuck < BLOCKED_RETAKE_AFTER
+            || seen
+                .state_read
+                .is_some_and(|t| now.duration_since(t) < STATE_READ_EVERY)
+        {
+            return false;
+        }
+        let Some(key) = ps.lend.lent_to() else {
+            return false;
+        };
+        seen.state_read = Some(now);
+        match thread_state::state_of(key) {
+            OsThreadState::Asleep => {
+                if !ps.has_work() && sched.global.is_empty() {
+                    return false;
+                }
+                // Invariant 8 (lent P): winning the lend word makes us the
+                // P's owner; if the G's thread woke and claimed it first,
+                // this fails and the P stays with it.
+                let Some(p) = ps.lend.retake(key) else {
+                    return false;
+                };
+                sched
+                    .counters
+                    .blocking_handoffs
+                    .fetch_add(1, Ordering::Relaxed);
+                sched.handoff_p(p);
+                true
+            }
+            OsThreadState::Running | OsThreadState::Unknown => {
+                if !sched.config.hog_report {
+                    return false;
+                }
+                // Time on a CPU, where the kernel says: on a loaded machine
+                // a well-behaved G's thread may wait for a CPU for longer
+                // than the threshold between two checkpoints.
+                let ran = match (seen.cpu_base, thread_state::cpu_time_of(key)) {
+                    (Some(base), Some(cpu)) => cpu.saturating_sub(base),
+                    (None, Some(cpu)) => {
+                        seen.cpu_base = Some(cpu);
+                        return false;
+                    }
+                    (_, None) => stuck,
+                };
+                let hog_after = sched.config.time_slice * HOG_AFTER_SLICES;
+                if ran >= hog_after && self.hogs.may_report(now) {
+                    if let Some(hog) = ps.lend.inspect(key, HogInfo::of) {
+                        self.hogs.report(hog, ran, now);
+                    }
+                }
+                false
+            }
+        }
     }
 
     fn trace(&mut self, now: Instant) {
