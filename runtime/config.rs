@@ -91,6 +91,13 @@ pub fn schedtrace_from_env() -> Result<Option<std::time::Duration>, ConfigError>
         .map(|ms| std::time::Duration::from_millis(ms as u64)))
 }
 
+/// Reads `GREENRT_DUMP_ON_SIGQUIT`: `1` prints a dump of every green thread
+/// to stderr on `SIGQUIT` instead of the default (quit with a core dump).
+/// Unset, empty or `0`: off.
+pub fn dump_on_sigquit_from_env() -> Result<bool, ConfigError> {
+    Ok(env_in_range("GREENRT_DUMP_ON_SIGQUIT", 0, 1)? == Some(1))
+}
+
 /// Reads environment variable `name` as a whole number in `min..=max`:
 /// `Ok(None)` when unset or empty, a `ConfigError` naming the variable, the
 /// value and the range when it is anything else.

@@ -150,6 +150,9 @@ impl Builder {
             schedtrace,
             time_slice: self.time_slice,
         })?;
+        if config::dump_on_sigquit_from_env()? {
+            crate::dump_signal::watch(&sched);
+        }
         Ok(Runtime { sched })
     }
 }
@@ -179,6 +182,7 @@ impl Runtime {
     ///
     /// # Panics
     /// If `f` panics, the panic resumes on the caller with its payload.
+    #[track_caller]
     pub fn block_on<F, T>(&self, f: F) -> T
     where
         F: FnOnce() -> T + Send + 'static,
@@ -191,6 +195,7 @@ impl Runtime {
     }
 
     /// Spawns a green thread on this runtime.
+    #[track_caller]
     pub fn spawn<F, T>(&self, f: F) -> JoinHandle<T>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -207,6 +212,21 @@ impl Runtime {
     /// A snapshot of the scheduler: processors, machines, queues.
     pub fn stats(&self) -> RuntimeStats {
         self.sched.stats()
+    }
+
+    /// A listing of every live green thread: its id, name, state (running
+    /// on which processor, runnable, parked with its [`WaitReason`], or in
+    /// a syscall), how long it has been in that state, and where it was
+    /// spawned. Green threads spawned but not started yet are counted on
+    /// the first line.
+    ///
+    /// Taken without stopping anything, so a green thread that changes
+    /// state meanwhile may show either state; times are accurate to about
+    /// 10 ms. See docs/GUIDE.md, "Diagnostics".
+    ///
+    /// [`WaitReason`]: crate::WaitReason
+    pub fn dump(&self) -> String {
+        self.sched.dump()
     }
 
     /// Started green threads that have not finished (running, runnable after

@@ -20,6 +20,7 @@ use parking_lot::{Condvar, Mutex};
 
 use super::context::{self, MachineContext};
 use super::g_ref::GRef;
+use super::g_status::Phase;
 use super::green_thread::{Body, Coro, GreenThread, SwitchRequest};
 use super::processor::Processor;
 use super::scheduler::Scheduler;
@@ -168,6 +169,7 @@ impl Machine {
         // The GRef's own pointer (valid for the whole allocation): runtime
         // calls on this G may clone it (`context::current_g`).
         ctx.g.set(Some(g.as_ptr()));
+        self.note_running(gr);
         let step = loop {
             match self.resume(ctx, &g) {
                 Some(Step::Parked) => {
@@ -177,9 +179,12 @@ impl Machine {
                     if gr.registry_slot.get() == usize::MAX {
                         self.sched.registry.insert(&g);
                     }
+                    gr.status
+                        .set(Phase::Parked, self.sched.sysmon.clock.now_us());
                     if gr.commit_park() {
                         break Step::Parked;
                     }
+                    self.note_running(gr);
                     continue;
                 }
                 Some(step) => break step,
@@ -187,6 +192,19 @@ impl Machine {
             }
         };
         ctx.g.set(None);
+        if let Some(p) = self.p.as_deref() {
+            p.shared.running.clear();
+        }
+        if matches!(step, Step::Yielded | Step::Preempted | Step::NeedsP) {
+            // Still alive but off every P: a dump finds it only through the
+            // registry (`dump.rs`). Before the G is queued, where another M
+            // may take it.
+            if gr.registry_slot.get() == usize::MAX {
+                self.sched.registry.insert(&g);
+            }
+            gr.status
+                .set(Phase::Runnable, self.sched.sysmon.clock.now_us());
+        }
         match step {
             Step::Yielded => self.p().local.push(g),
             Step::Preempted => {
@@ -217,6 +235,14 @@ impl Machine {
         }
     }
 
+    /// Records that `g` runs on this M's P now (for dumps, `g_status.rs`).
+    #[inline]
+    fn note_running(&self, g: &GreenThread) {
+        let now = self.sched.sysmon.clock.now_us();
+        g.status.set(Phase::Running, now);
+        self.p().shared.running.set(g.id(), g.spawned_at, now);
+    }
+
     /// Runs `g` until it switches out. `None`: it could not start.
     fn resume(&mut self, ctx: &MachineContext, g: &GRef) -> Option<Step> {
         // SAFETY: this M runs `g` now; nobody else touches its body (the G was
@@ -243,6 +269,12 @@ impl Machine {
                 }
             };
             g.stack_guard.set(stack.limit().get());
+            // A running G that never switched out is found by a dump through
+            // its P's record, which cannot hold a name: a named one is
+            // registered now (spawning it already allocated its name).
+            if g.name().is_some() {
+                self.sched.registry.insert(g);
+            }
             let p = self.p.as_deref().expect("M holds a P");
             p.shared.started.store(
                 p.shared.started.load(Ordering::Relaxed) + 1,

@@ -64,8 +64,10 @@
 
 pub(crate) mod context;
 mod counters;
+mod dump;
 mod g_alloc;
 mod g_ref;
+mod g_status;
 mod green_thread;
 mod idle;
 mod machine;

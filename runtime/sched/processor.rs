@@ -7,6 +7,7 @@
 //! queue and `runnext` — live in [`ProcessorShared`], indexed by P id.
 
 use super::counters::PCounters;
+use super::g_status::RunningRecord;
 use std::cell::{Cell, RefCell};
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
@@ -41,6 +42,8 @@ pub(crate) struct ProcessorShared {
     pub(crate) finished: AtomicU64,
     /// Cumulative event counts and busy time (owner-written, `counters.rs`).
     pub(crate) counters: PCounters,
+    /// The G this P runs now, for dumps (owner-written, `g_status.rs`).
+    pub(crate) running: RunningRecord,
 }
 
 impl ProcessorShared {
@@ -129,6 +132,7 @@ impl Processor {
             started: AtomicU64::new(0),
             finished: AtomicU64::new(0),
             counters: PCounters::default(),
+            running: RunningRecord::default(),
         });
         let p = Box::new(Processor {
             id,

@@ -114,14 +114,17 @@ impl Scheduler {
 
     /// Creates a G for `task` (in the same allocation) and makes it
     /// runnable. Returns the G and where its task lives (valid while the G
-    /// does).
+    /// does). The G records where it was spawned: the innermost caller
+    /// outside the chain of `#[track_caller]` spawn functions.
+    #[track_caller]
     pub(crate) fn spawn<B: Task + 'static>(
         self: &Arc<Self>,
         name: Option<Box<str>>,
         task: B,
     ) -> (GRef, NonNull<B>) {
         let id = self.next_gid.fetch_add(1, Ordering::Relaxed);
-        let g = GreenThreadWith::new(id, name, self.clone(), task);
+        let spawned_at = std::panic::Location::caller();
+        let g = GreenThreadWith::new(id, name, spawned_at, self.clone(), task);
         let p = local_p(self);
         // SAFETY: `p` is null or this thread's own P, valid while we run here.
         match unsafe { p.as_ref() } {

@@ -17,7 +17,10 @@ use std::ptr::NonNull;
 use std::sync::atomic::Ordering;
 
 use super::context;
+use super::g_ref::GRef;
+use super::g_status::Phase;
 use super::green_thread::{GreenThread, SwitchRequest};
+use super::processor::Processor;
 use super::processor::ProcessorShared;
 use super::scheduler::Scheduler;
 
@@ -51,6 +54,18 @@ impl InSyscall {
         }
         // SAFETY: `p` is the P lent to this G by its M (context.rs).
         let shared: &ProcessorShared = &sched.ps[unsafe { (*p).id }];
+        // Without a P the G is on no P's record: a dump finds it through
+        // the registry. The record is cleared before the P goes into the
+        // slot, where another M may take it and write its own.
+        if g_ref.registry_slot.get() == usize::MAX {
+            // SAFETY: `g` is the running G, kept alive by its M's `GRef`.
+            let counted = unsafe { GRef::clone_from_ptr(g) };
+            sched.registry.insert(&counted);
+        }
+        g_ref
+            .status
+            .set(Phase::Syscall, sched.sysmon.clock.now_us());
+        shared.running.clear();
         let tick = shared.syscall_tick.load(Ordering::Relaxed);
         shared
             .syscall_tick
@@ -85,12 +100,24 @@ impl InSyscall {
         if !back.is_null() {
             // Fast path: nobody took the P.
             ctx_ref.p.set(back);
+            note_running(sched, g, back);
         } else if let Some(p) = sched.take_idle_p() {
-            ctx_ref.p.set(Box::into_raw(p));
+            let p = Box::into_raw(p);
+            ctx_ref.p.set(p);
+            note_running(sched, g, p);
         } else {
             // No P free: queue this G globally and let the M go idle; the M
             // that resumes us lends us its P.
             g.switch_out(SwitchRequest::NeedsP);
         }
     }
+}
+
+/// Records that `g`, back from its syscall, runs on `p` (for dumps).
+fn note_running(sched: &Scheduler, g: &GreenThread, p: *mut Processor) {
+    let now = sched.sysmon.clock.now_us();
+    g.status.set(Phase::Running, now);
+    // SAFETY: `p` is the P this M just took ownership of, lent to `g`.
+    let p: &Processor = unsafe { &*p };
+    p.shared.running.set(g.id(), g.spawned_at, now);
 }

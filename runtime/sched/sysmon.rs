@@ -32,6 +32,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
+use super::g_status::CoarseClock;
 use super::scheduler::Scheduler;
 
 /// Shortest sysmon sleep (Go: `delay = 20` µs).
@@ -57,6 +58,8 @@ pub(crate) struct SysmonHandle {
     cv: Condvar,
     /// Sysmon sleeps until kicked (every P idle).
     deep: AtomicBool,
+    /// Time for G status stamps, refreshed at every tick (`g_status.rs`).
+    pub(crate) clock: CoarseClock,
 }
 
 #[derive(Default)]
@@ -70,6 +73,9 @@ impl SysmonHandle {
     #[inline]
     pub(crate) fn kick(&self) {
         if self.deep.load(Ordering::SeqCst) {
+            // Stamps taken before sysmon's first tick must not be a whole
+            // deep sleep old.
+            self.clock.refresh();
             let mut st = self.state.lock();
             st.kicked = true;
             self.cv.notify_one();
@@ -207,6 +213,7 @@ impl Sysmon {
             if !keep_going || self.sched.is_shutdown() {
                 return;
             }
+            handle.clock.refresh();
             let now = Instant::now();
             if now.duration_since(self.last_scavenge) >= SCAVENGE_PERIOD {
                 self.last_scavenge = now;
