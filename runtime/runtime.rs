@@ -10,14 +10,14 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::config::{
-    self, ConfigError, DEFAULT_MACHINE_IDLE_TIMEOUT, DEFAULT_MAX_MACHINES, DEFAULT_STACK_SIZE,
-    DEFAULT_TIME_SLICE, MAX_MACHINES, MAX_PROCS, MAX_STACK_SIZE, MAX_TIME_SLICE, MIN_STACK_SIZE,
-    MIN_TIME_SLICE,
+    self, ConfigError, DeadlockAction, DEFAULT_DEADLOCK_GRACE, DEFAULT_MACHINE_IDLE_TIMEOUT,
+    DEFAULT_MAX_MACHINES, DEFAULT_STACK_SIZE, DEFAULT_TIME_SLICE, MAX_MACHINES, MAX_PROCS,
+    MAX_STACK_SIZE, MAX_TIME_SLICE, MIN_STACK_SIZE, MIN_TIME_SLICE,
 };
 use crate::join::{spawn_on, JoinHandle};
 use crate::sched::context;
 use crate::sched::RuntimeStats;
-use crate::sched::{Config, Scheduler};
+use crate::sched::{Config, DeadlockConfig, Scheduler};
 
 /// Configures and builds a [`Runtime`].
 ///
@@ -35,6 +35,8 @@ pub struct Builder {
     machine_idle_timeout: Duration,
     schedtrace: Option<Option<Duration>>,
     time_slice: Duration,
+    deadlock_grace: Option<Option<Duration>>,
+    deadlock_action: Option<DeadlockAction>,
 }
 
 impl Default for Builder {
@@ -47,6 +49,8 @@ impl Default for Builder {
             machine_idle_timeout: DEFAULT_MACHINE_IDLE_TIMEOUT,
             schedtrace: None,
             time_slice: DEFAULT_TIME_SLICE,
+            deadlock_grace: None,
+            deadlock_action: None,
         }
     }
 }
@@ -113,6 +117,23 @@ impl Builder {
         self
     }
 
+    /// How long every green thread must have been asleep, with nothing in
+    /// the runtime able to wake one (no timer, socket or syscall), before
+    /// "all N green threads are asleep - possible deadlock" and a dump are
+    /// printed to stderr (`None`: never). Default 1 s. See docs/GUIDE.md,
+    /// "Diagnostics".
+    pub fn deadlock_grace(mut self, grace: Option<Duration>) -> Self {
+        self.deadlock_grace = Some(grace);
+        self
+    }
+
+    /// What to do about a possible deadlock: report it, report it and
+    /// abort, or not look. Overrides `GREENRT_DEADLOCK` (default: report).
+    pub fn deadlock_action(mut self, action: DeadlockAction) -> Self {
+        self.deadlock_action = Some(action);
+        self
+    }
+
     /// Builds the runtime. Invalid settings give an `InvalidInput` error
     /// naming the setting and the accepted range. No OS thread starts until
     /// the first green thread does.
@@ -140,6 +161,17 @@ impl Builder {
             }
             .into());
         }
+        let action = match self.deadlock_action {
+            Some(a) => a,
+            None => config::deadlock_from_env()?,
+        };
+        let deadlock = DeadlockConfig {
+            grace: match action {
+                DeadlockAction::Off => None,
+                _ => self.deadlock_grace.unwrap_or(Some(DEFAULT_DEADLOCK_GRACE)),
+            },
+            abort: action == DeadlockAction::Abort,
+        };
         crate::panic_hook::install();
         let sched = Scheduler::new(Config {
             procs,
@@ -149,6 +181,7 @@ impl Builder {
             machine_idle_timeout: self.machine_idle_timeout,
             schedtrace,
             time_slice: self.time_slice,
+            deadlock,
         })?;
         if config::dump_on_sigquit_from_env()? {
             crate::dump_signal::watch(&sched);

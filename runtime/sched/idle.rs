@@ -237,6 +237,10 @@ mod tests {
             machine_idle_timeout: std::time::Duration::from_secs(1),
             schedtrace: None,
             time_slice: std::time::Duration::from_millis(10),
+            deadlock: crate::sched::DeadlockConfig {
+                grace: None,
+                abort: false,
+            },
         }
     }
 

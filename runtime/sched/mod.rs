@@ -64,6 +64,7 @@
 
 pub(crate) mod context;
 mod counters;
+mod deadlock;
 mod dump;
 mod g_alloc;
 mod g_ref;
@@ -87,6 +88,7 @@ mod wait_reason;
 
 // What the rest of the crate may use. Nothing under `sched/` imports a crate
 // module outside it (checked by `scripts/check_sched_imports.sh` in CI).
+pub(crate) use deadlock::DeadlockConfig;
 pub(crate) use g_ref::GRef;
 pub(crate) use green_thread::{cancel_message, GreenThread, SwitchRequest, Task};
 pub(crate) use netpoll::{Direction, PollDesc};

@@ -40,6 +40,8 @@ pub(crate) struct Config {
     /// A G running this long is asked to yield, and the network is polled
     /// at least this often while every P is busy (Go: 10 ms, fixed).
     pub(crate) time_slice: Duration,
+    /// When and how to report a deadlock (`deadlock.rs`).
+    pub(crate) deadlock: super::deadlock::DeadlockConfig,
 }
 
 pub(crate) struct Scheduler {

@@ -32,6 +32,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
+use super::deadlock::DeadlockWatch;
 use super::g_status::CoarseClock;
 use super::scheduler::Scheduler;
 
@@ -151,6 +152,7 @@ struct Sysmon {
     last_trace: Instant,
     last_scavenge: Instant,
     started: Instant,
+    deadlock: DeadlockWatch,
 }
 
 impl Sysmon {
@@ -166,6 +168,7 @@ impl Sysmon {
             sched.procs()
         ];
         Sysmon {
+            deadlock: DeadlockWatch::new(sched.config.deadlock),
             sched,
             seen,
             last_trace: now,
@@ -195,7 +198,10 @@ impl Sysmon {
                     handle.deep.store(true, Ordering::SeqCst);
                     let still_idle = self.all_idle();
                     let ok = handle.sleep(if still_idle {
-                        self.sched.config.schedtrace
+                        earliest(
+                            self.sched.config.schedtrace,
+                            self.deadlock.wake_within(Instant::now()),
+                        )
                     } else {
                         Some(delay)
                     });
@@ -234,6 +240,9 @@ impl Sysmon {
                 }
             }
             self.trace(now);
+            if all_idle {
+                self.deadlock.tick(&self.sched, now);
+            }
             if acted {
                 delay = MIN_DELAY;
                 quiet = 0;
@@ -337,5 +346,14 @@ impl Sysmon {
             s.global_queue,
             s.local_queues
         );
+    }
+}
+
+/// The shorter of two optional sleeps (`None`: unbounded).
+fn earliest(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, None) => a,
+        (None, b) => b,
     }
 }
