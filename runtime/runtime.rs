@@ -6,6 +6,7 @@
 //! stops and joins its Ms and cancels every unfinished G, unwinding its stack.
 
 use std::io;
+use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -17,7 +18,7 @@ use crate::config::{
 use crate::join::{spawn_on, JoinHandle};
 use crate::sched::context;
 use crate::sched::RuntimeStats;
-use crate::sched::{Config, DeadlockConfig, Scheduler};
+use crate::sched::{Config, DeadlockConfig, Scheduler, DEFAULT_RING_EVENTS};
 
 /// Configures and builds a [`Runtime`].
 ///
@@ -37,6 +38,8 @@ pub struct Builder {
     time_slice: Duration,
     deadlock_grace: Option<Option<Duration>>,
     deadlock_action: Option<DeadlockAction>,
+    trace: Option<PathBuf>,
+    trace_events: usize,
 }
 
 impl Default for Builder {
@@ -51,6 +54,8 @@ impl Default for Builder {
             time_slice: DEFAULT_TIME_SLICE,
             deadlock_grace: None,
             deadlock_action: None,
+            trace: None,
+            trace_events: DEFAULT_RING_EVENTS,
         }
     }
 }
@@ -134,6 +139,24 @@ impl Builder {
         self
     }
 
+    /// Record a scheduler trace and write it to `path` as Chrome
+    /// trace-event JSON (open it in <https://ui.perfetto.dev> or
+    /// `chrome://tracing`) when the runtime is dropped or on
+    /// [`Runtime::flush_trace`]. Overrides `GREENRT_TRACE=<path>`. See
+    /// docs/GUIDE.md, "Diagnostics".
+    pub fn trace(mut self, path: impl Into<PathBuf>) -> Self {
+        self.trace = Some(path.into());
+        self
+    }
+
+    /// Events a trace keeps per OS thread; older ones are overwritten and
+    /// counted in the file's `otherData.dropped_events`. Default 65 536
+    /// (about 2 MiB per thread). Accepted: at least 1.
+    pub fn trace_buffer(mut self, events: usize) -> Self {
+        self.trace_events = events;
+        self
+    }
+
     /// Builds the runtime. Invalid settings give an `InvalidInput` error
     /// naming the setting and the accepted range. No OS thread starts until
     /// the first green thread does.
@@ -172,6 +195,13 @@ impl Builder {
             },
             abort: action == DeadlockAction::Abort,
         };
+        let trace_path = match self.trace {
+            Some(p) => Some(p),
+            None => std::env::var_os("GREENRT_TRACE")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
+        };
+        let trace_events = check("trace_buffer", self.trace_events, 1, usize::MAX)?;
         crate::panic_hook::install();
         let sched = Scheduler::new(Config {
             procs,
@@ -182,6 +212,7 @@ impl Builder {
             schedtrace,
             time_slice: self.time_slice,
             deadlock,
+            trace: trace_path.map(|p| (p, trace_events)),
         })?;
         if config::dump_on_sigquit_from_env()? {
             crate::dump_signal::watch(&sched);
@@ -262,6 +293,13 @@ impl Runtime {
         self.sched.dump()
     }
 
+    /// Writes the trace file now (see [`Builder::trace`]), keeping the
+    /// recorded events: the file written when the runtime is dropped holds
+    /// them too. Does nothing when not tracing.
+    pub fn flush_trace(&self) -> io::Result<()> {
+        self.sched.flush_trace()
+    }
+
     /// Started green threads that have not finished (running, runnable after
     /// their first run, or parked).
     pub fn live_green_threads(&self) -> usize {
@@ -283,6 +321,9 @@ impl Drop for Runtime {
             }
         }
         self.sched.shutdown();
+        if let Err(e) = self.sched.flush_trace() {
+            eprintln!("greenrt: could not write the trace: {e}");
+        }
     }
 }
 

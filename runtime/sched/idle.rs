@@ -241,6 +241,7 @@ mod tests {
                 grace: None,
                 abort: false,
             },
+            trace: None,
         }
     }
 

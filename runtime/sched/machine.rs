@@ -170,6 +170,9 @@ impl Machine {
         // calls on this G may clone it (`context::current_g`).
         ctx.g.set(Some(g.as_ptr()));
         self.note_running(gr);
+        if let Some(t) = self.sched.tracer.as_deref() {
+            t.g_start(self.p().id, gr.id());
+        }
         let step = loop {
             match self.resume(ctx, &g) {
                 Some(Step::Parked) => {
@@ -194,6 +197,9 @@ impl Machine {
         ctx.g.set(None);
         if let Some(p) = self.p.as_deref() {
             p.shared.running.clear();
+        }
+        if let Some(t) = self.sched.tracer.as_deref() {
+            self.trace_stop(t, gr, &step);
         }
         if matches!(step, Step::Yielded | Step::Preempted | Step::NeedsP) {
             // Still alive but off every P: a dump finds it only through the
@@ -235,6 +241,21 @@ impl Machine {
         }
     }
 
+    /// Records the end of `g`'s run in the trace.
+    #[cold]
+    fn trace_stop(&self, t: &super::trace::Tracer, g: &GreenThread, step: &Step) {
+        use super::trace::{RunEnd, NO_P};
+        let end = match step {
+            Step::Yielded => RunEnd::Yield,
+            Step::Preempted => RunEnd::Preempted,
+            Step::Parked => RunEnd::Park(g.wait_reason()),
+            Step::Finished => RunEnd::Return,
+            Step::NeedsP => RunEnd::NeedsP,
+        };
+        let p = self.p.as_deref().map_or(NO_P, |p| p.id as u32);
+        t.g_stop(p, g.id(), end);
+    }
+
     /// Records that `g` runs on this M's P now (for dumps, `g_status.rs`).
     #[inline]
     fn note_running(&self, g: &GreenThread) {
@@ -272,8 +293,11 @@ impl Machine {
             // A running G that never switched out is found by a dump through
             // its P's record, which cannot hold a name: a named one is
             // registered now (spawning it already allocated its name).
-            if g.name().is_some() {
+            if let Some(name) = g.name() {
                 self.sched.registry.insert(g);
+                if let Some(t) = self.sched.tracer.as_deref() {
+                    t.name(g.id(), name);
+                }
             }
             let p = self.p.as_deref().expect("M holds a P");
             p.shared.started.store(
@@ -454,6 +478,9 @@ impl Machine {
         if ready.is_empty() {
             return None;
         }
+        if let Some(t) = self.sched.tracer.as_deref() {
+            t.netpoll(ready.len());
+        }
         let first = ready.remove(0);
         self.sched.ready_list(ready);
         Some(first)
@@ -464,6 +491,9 @@ impl Machine {
     fn steal_work(&mut self) -> Option<GRef> {
         let g = self.steal_any()?;
         self.p().shared.counters.steals.bump();
+        if let Some(t) = self.sched.tracer.as_deref() {
+            t.steal(self.p().id, g.id());
+        }
         Some(g)
     }
 
@@ -536,6 +566,9 @@ impl Machine {
                     .map(|d| d.saturating_duration_since(Instant::now()))
             };
             if let Some(io_ready) = self.sched.netpoll.poll(timeout) {
+                if let (Some(t), false) = (self.sched.tracer.as_deref(), io_ready.is_empty()) {
+                    t.netpoll(io_ready.len());
+                }
                 // We were the poller. Collect what is ready now.
                 let mut fired = self.sched.timers.run_due(Instant::now());
                 fired.ready.splice(0..0, io_ready);

@@ -84,6 +84,7 @@ mod stack_slab;
 mod syscall;
 mod sysmon;
 mod timers;
+mod trace;
 mod wait_reason;
 
 // What the rest of the crate may use. Nothing under `sched/` imports a crate
@@ -96,4 +97,5 @@ pub use scheduler::RuntimeStats;
 pub(crate) use scheduler::{Config, Scheduler};
 pub(crate) use syscall::InSyscall;
 pub(crate) use timers::{TimerAction, TimerHandle};
+pub(crate) use trace::DEFAULT_RING_EVENTS;
 pub use wait_reason::WaitReason;

@@ -24,6 +24,7 @@ use super::processor::{Processor, ProcessorShared};
 use super::registry::Registry;
 use super::stack::StackPool;
 use super::timers::{Fired, TimerAction, TimerHandle, Timers};
+use super::trace::Tracer;
 
 /// Settings a runtime is built with (validated by `runtime::Builder`).
 #[derive(Debug, Clone)]
@@ -42,6 +43,9 @@ pub(crate) struct Config {
     pub(crate) time_slice: Duration,
     /// When and how to report a deadlock (`deadlock.rs`).
     pub(crate) deadlock: super::deadlock::DeadlockConfig,
+    /// Record a trace into this file, keeping this many events per thread
+    /// (`trace.rs`).
+    pub(crate) trace: Option<(std::path::PathBuf, usize)>,
 }
 
 pub(crate) struct Scheduler {
@@ -66,6 +70,9 @@ pub(crate) struct Scheduler {
     pub(crate) mcount: AtomicUsize,
     threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
     pub(crate) sysmon: super::sysmon::SysmonHandle,
+    /// The trace recorder, when tracing (`trace.rs`); `None` costs each
+    /// recording site one test.
+    pub(crate) tracer: Option<Box<Tracer>>,
 }
 
 impl Scheduler {
@@ -81,7 +88,12 @@ impl Scheduler {
         }
         // Idle Ps are handed out from the back: start with P0 on top.
         ps.reverse();
+        let tracer = config
+            .trace
+            .as_ref()
+            .map(|(path, events)| Box::new(Tracer::new(path.clone(), *events)));
         Ok(Arc::new_cyclic(|me| Scheduler {
+            tracer,
             me: me.clone(),
             stacks: StackPool::new(config.stack_size),
             gblocks: GlobalBlocks::new(),
@@ -449,6 +461,14 @@ impl Scheduler {
             }
         }
         super::shutdown::cancel_everything(self);
+    }
+
+    /// Writes the trace file, if tracing (`trace.rs`).
+    pub(crate) fn flush_trace(&self) -> std::io::Result<()> {
+        match &self.tracer {
+            Some(t) => t.write(self.procs()),
+            None => Ok(()),
+        }
     }
 
     /// Everything left in run queues (shutdown only; Ms have stopped).

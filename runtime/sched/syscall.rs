@@ -66,6 +66,10 @@ impl InSyscall {
             .status
             .set(Phase::Syscall, sched.sysmon.clock.now_us());
         shared.running.clear();
+        if let Some(t) = sched.tracer.as_deref() {
+            // SAFETY: as above, `p` is the P lent to this G.
+            t.syscall_enter(unsafe { (*p).id }, g_ref.id());
+        }
         let tick = shared.syscall_tick.load(Ordering::Relaxed);
         shared
             .syscall_tick
@@ -106,6 +110,9 @@ impl InSyscall {
             ctx_ref.p.set(p);
             note_running(sched, g, p);
         } else {
+            if let Some(t) = sched.tracer.as_deref() {
+                t.syscall_exit(u32::MAX, g.id());
+            }
             // No P free: queue this G globally and let the M go idle; the M
             // that resumes us lends us its P.
             g.switch_out(SwitchRequest::NeedsP);
@@ -120,4 +127,7 @@ fn note_running(sched: &Scheduler, g: &GreenThread, p: *mut Processor) {
     // SAFETY: `p` is the P this M just took ownership of, lent to `g`.
     let p: &Processor = unsafe { &*p };
     p.shared.running.set(g.id(), g.spawned_at, now);
+    if let Some(t) = sched.tracer.as_deref() {
+        t.syscall_exit(p.id as u32, g.id());
+    }
 }

@@ -233,6 +233,9 @@ impl Sysmon {
             {
                 if let Some(ready) = self.sched.netpoll.poll_now() {
                     if !ready.is_empty() {
+                        if let Some(t) = self.sched.tracer.as_deref() {
+                            t.netpoll(ready.len());
+                        }
                         // No P here: they go to the global queue, with wakep.
                         self.sched.ready_list(ready);
                         acted = true;
@@ -300,6 +303,9 @@ impl Sysmon {
                                 .counters
                                 .syscall_handoffs
                                 .fetch_add(1, Ordering::Relaxed);
+                            if let Some(t) = sched.tracer.as_deref() {
+                                t.retake(i);
+                            }
                             sched.handoff_p(p);
                             acted = true;
                         }
