@@ -88,7 +88,9 @@ impl Unparker {
 #[inline]
 fn trace_unpark(g: &GRef) {
     if let Some(t) = g.sched().tracer.as_deref() {
-        t.unpark(g.id());
+        // On the waker's P's track when it holds one of this runtime's.
+        let p = context::with_local_p(g.sched(), |p| p.id as u32);
+        t.unpark(p.unwrap_or(super::trace::NO_P), g.id());
     }
 }
 

@@ -129,8 +129,9 @@ impl Tracer {
         self.record(Kind::Stop(end), g, p);
     }
 
-    pub(crate) fn unpark(&self, g: u64) {
-        self.record(Kind::Unpark, g, NO_P);
+    /// `p`: the waker's P, or `NO_P`.
+    pub(crate) fn unpark(&self, p: u32, g: u64) {
+        self.record(Kind::Unpark, g, p);
     }
 
     pub(crate) fn steal(&self, p: usize, g: u64) {
@@ -437,7 +438,7 @@ mod tests {
     fn a_full_ring_keeps_the_newest_and_counts_the_rest() {
         let t = Tracer::new(PathBuf::from("/dev/null"), 4);
         for g in 1..=10 {
-            t.unpark(g);
+            t.unpark(NO_P, g);
         }
         let json = t.to_json(1);
         assert!(json.contains("\"dropped_events\":6"), "{json}");
