@@ -173,6 +173,9 @@ impl Machine {
         if let Some(t) = self.sched.tracer.as_deref() {
             t.g_start(self.p().id, gr.id());
         }
+        // Read before the park is committed: a waker may resume the G on
+        // another M at once, which clears it.
+        let mut park_reason = super::WaitReason::None;
         let step = loop {
             match self.resume(ctx, &g) {
                 Some(Step::Parked) => {
@@ -184,6 +187,7 @@ impl Machine {
                     }
                     gr.status
                         .set(Phase::Parked, self.sched.sysmon.clock.now_us());
+                    park_reason = gr.wait_reason();
                     if gr.commit_park() {
                         break Step::Parked;
                     }
@@ -199,7 +203,7 @@ impl Machine {
             p.shared.running.clear();
         }
         if let Some(t) = self.sched.tracer.as_deref() {
-            self.trace_stop(t, gr, &step);
+            self.trace_stop(t, gr, &step, park_reason);
         }
         if matches!(step, Step::Yielded | Step::Preempted | Step::NeedsP) {
             // Still alive but off every P: a dump finds it only through the
@@ -243,12 +247,18 @@ impl Machine {
 
     /// Records the end of `g`'s run in the trace.
     #[cold]
-    fn trace_stop(&self, t: &super::trace::Tracer, g: &GreenThread, step: &Step) {
+    fn trace_stop(
+        &self,
+        t: &super::trace::Tracer,
+        g: &GreenThread,
+        step: &Step,
+        park_reason: super::WaitReason,
+    ) {
         use super::trace::{RunEnd, NO_P};
         let end = match step {
             Step::Yielded => RunEnd::Yield,
             Step::Preempted => RunEnd::Preempted,
-            Step::Parked => RunEnd::Park(g.wait_reason()),
+            Step::Parked => RunEnd::Park(park_reason),
             Step::Finished => RunEnd::Return,
             Step::NeedsP => RunEnd::NeedsP,
         };
