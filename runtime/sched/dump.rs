@@ -71,12 +71,12 @@ impl Scheduler {
         let now = precise_now_us();
         let mut gs = Vec::new();
         self.registry.for_each(|g| {
-            let (phase, since) = g.status.get();
+            let (phase, p, since) = g.status.get();
             let state = if g.is_parked() {
                 GState::Parked(g.wait_reason())
             } else {
                 match phase {
-                    Phase::Running => GState::Running(None),
+                    Phase::Running => GState::Running(Some(p)),
                     Phase::Syscall => GState::Syscall,
                     // Woken, or yielded: queued.
                     Phase::Parked | Phase::Runnable => GState::Runnable,
@@ -101,13 +101,9 @@ impl Scheduler {
                 continue;
             };
             match by_id.get(&running.id) {
-                Some(&i) => {
-                    if gs[i].state == GState::Running(None) {
-                        gs[i].state = GState::Running(Some(p));
-                    }
-                    // Otherwise the record is a moment stale: the
-                    // registry's newer state stands.
-                }
+                // Registered since its first run began: the registry's
+                // state is the newer one.
+                Some(_) => {}
                 None => gs.push(GInfo {
                     id: running.id,
                     name: None,

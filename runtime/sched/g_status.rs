@@ -13,9 +13,16 @@
 //! on a channel for 3.2 s".
 //!
 //! # What is written per G
-//! One word: the phase in the top two bits and the coarse time in the rest.
-//! Written by the M that owns the G (one relaxed store), read racily by a
-//! dumper, which tolerates a phase that is a moment out of date.
+//! One word: the phase in the top two bits, the P it runs on in the next
+//! 14, and the coarse time in the rest. Written by the M that owns the G
+//! (one relaxed store), read racily by a dumper, which tolerates a phase
+//! that is a moment out of date.
+//!
+//! # What is written per P
+//! A G that has never switched out is in no registry (`registry.rs`), so
+//! its P's [`RunningRecord`] names it: set when an unnamed G starts its
+//! first run (three stores, once per G) and cleared when that G finishes
+//! or enters the registry (once per G).
 
 use std::panic::Location;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,7 +43,10 @@ pub(crate) enum Phase {
 }
 
 const PHASE_SHIFT: u32 = 62;
-const TIME_MASK: u64 = (1 << PHASE_SHIFT) - 1;
+const P_SHIFT: u32 = 48;
+const P_MASK: u64 = (1 << (PHASE_SHIFT - P_SHIFT)) - 1;
+/// 48 bits of µs: about 8.9 years of uptime before the stamps wrap.
+const TIME_MASK: u64 = (1 << P_SHIFT) - 1;
 
 /// A G's phase and when it began (µs on [`CoarseClock`]).
 pub(crate) struct GStatus(AtomicU64);
@@ -52,8 +62,15 @@ impl GStatus {
         self.0.store(pack(phase, now_us), Ordering::Relaxed);
     }
 
-    /// The phase and when it began.
-    pub(crate) fn get(&self) -> (Phase, u64) {
+    /// Records that the G runs on P `p` (`MAX_PROCS` fits in the field).
+    #[inline]
+    pub(crate) fn set_running(&self, p: usize, now_us: u64) {
+        let v = pack(Phase::Running, now_us) | ((p as u64 & P_MASK) << P_SHIFT);
+        self.0.store(v, Ordering::Relaxed);
+    }
+
+    /// The phase, the P (meaningful while `Running`) and when it began.
+    pub(crate) fn get(&self) -> (Phase, usize, u64) {
         let v = self.0.load(Ordering::Relaxed);
         let phase = match v >> PHASE_SHIFT {
             0 => Phase::Runnable,
@@ -61,7 +78,7 @@ impl GStatus {
             2 => Phase::Parked,
             _ => Phase::Syscall,
         };
-        (phase, v & TIME_MASK)
+        (phase, ((v >> P_SHIFT) & P_MASK) as usize, v & TIME_MASK)
     }
 }
 
@@ -99,13 +116,12 @@ pub(crate) fn precise_now_us() -> u64 {
     (origin.elapsed().as_micros() as u64) & TIME_MASK
 }
 
-/// Which G a P is running, for a dump: copies of the G's id, spawn
-/// location and start time, never a pointer to the G itself — a G that
-/// never switched out is in no registry, and it may finish and be freed
-/// while a dumper reads, so the dumper must not touch it. Written by the
-/// P's owner at every run (three plain stores on the P's own cache lines),
-/// read racily: the schedule tick read before and after tells a reader
-/// whether it saw one run's record.
+/// Which unregistered G a P is running, for a dump: copies of the G's id,
+/// spawn location and start time, never a pointer to the G itself — a G
+/// that never switched out is in no registry, and it may finish and be
+/// freed while a dumper reads, so the dumper must not touch it. Written by
+/// the P's owner (module docs), read racily: the schedule tick read before
+/// and after tells a reader whether it saw one run's record.
 #[derive(Default)]
 #[repr(align(128))]
 pub(crate) struct RunningRecord {
@@ -162,16 +178,13 @@ mod tests {
     #[test]
     fn phase_and_time_round_trip() {
         let s = GStatus::new(5);
-        assert_eq!(s.get(), (Phase::Runnable, 5));
-        for phase in [
-            Phase::Running,
-            Phase::Parked,
-            Phase::Syscall,
-            Phase::Runnable,
-        ] {
+        assert_eq!(s.get(), (Phase::Runnable, 0, 5));
+        for phase in [Phase::Parked, Phase::Syscall, Phase::Runnable] {
             s.set(phase, 1234567);
-            assert_eq!(s.get(), (phase, 1234567));
+            assert_eq!(s.get(), (phase, 0, 1234567));
         }
+        s.set_running(1023, TIME_MASK);
+        assert_eq!(s.get(), (Phase::Running, 1023, TIME_MASK));
     }
 
     #[test]

@@ -183,6 +183,7 @@ impl Machine {
                     // shutdown must be able to find it: register it (once)
                     // before the park is committed and others may run it.
                     if gr.registry_slot.get() == usize::MAX {
+                        self.forget_running_record();
                         self.sched.registry.insert(&g);
                     }
                     gr.status
@@ -199,9 +200,6 @@ impl Machine {
             }
         };
         ctx.g.set(None);
-        if let Some(p) = self.p.as_deref() {
-            p.shared.running.clear();
-        }
         if let Some(t) = self.sched.tracer.as_deref() {
             self.trace_stop(t, gr, &step, park_reason);
         }
@@ -210,6 +208,7 @@ impl Machine {
             // registry (`dump.rs`). Before the G is queued, where another M
             // may take it.
             if gr.registry_slot.get() == usize::MAX {
+                self.forget_running_record();
                 self.sched.registry.insert(&g);
             }
             gr.status
@@ -235,6 +234,9 @@ impl Machine {
                 if let Some(p) = self.p.as_deref() {
                     let f = &p.shared.finished;
                     f.store(f.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+                }
+                if gr.registry_slot.get() == usize::MAX {
+                    self.forget_running_record();
                 }
                 self.sched.registry.remove(gr);
             }
@@ -266,12 +268,20 @@ impl Machine {
         t.g_stop(p, g.id(), end);
     }
 
+    /// Clears this P's record of an unregistered running G: the G just
+    /// finished, or is about to enter the registry, which then places it
+    /// (`g_status.rs`). Only then: a registered G's runs leave it alone.
+    fn forget_running_record(&self) {
+        if let Some(p) = self.p.as_deref() {
+            p.shared.running.clear();
+        }
+    }
+
     /// Records that `g` runs on this M's P now (for dumps, `g_status.rs`).
     #[inline]
     fn note_running(&self, g: &GreenThread) {
         let now = self.sched.sysmon.clock.now_us();
-        g.status.set(Phase::Running, now);
-        self.p().shared.running.set(g.id(), g.spawned_at, now);
+        g.status.set_running(self.p().id, now);
     }
 
     /// Runs `g` until it switches out. `None`: it could not start.
@@ -310,6 +320,12 @@ impl Machine {
                 }
             }
             let p = self.p.as_deref().expect("M holds a P");
+            // In no registry yet (unless named, below): its P's record
+            // names it (`g_status.rs`).
+            if g.name().is_none() {
+                let now = self.sched.sysmon.clock.now_us();
+                p.shared.running.set(g.id(), g.spawned_at, now);
+            }
             p.shared.started.store(
                 p.shared.started.load(Ordering::Relaxed) + 1,
                 Ordering::Relaxed,

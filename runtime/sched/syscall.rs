@@ -122,11 +122,10 @@ impl InSyscall {
 
 /// Records that `g`, back from its syscall, runs on `p` (for dumps).
 fn note_running(sched: &Scheduler, g: &GreenThread, p: *mut Processor) {
-    let now = sched.sysmon.clock.now_us();
-    g.status.set(Phase::Running, now);
     // SAFETY: `p` is the P this M just took ownership of, lent to `g`.
     let p: &Processor = unsafe { &*p };
-    p.shared.running.set(g.id(), g.spawned_at, now);
+    // Registered at entry: the status alone places it (`g_status.rs`).
+    g.status.set_running(p.id, sched.sysmon.clock.now_us());
     if let Some(t) = sched.tracer.as_deref() {
         t.syscall_exit(p.id as u32, g.id());
     }
