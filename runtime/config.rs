@@ -110,6 +110,47 @@ pub fn hog_report_from_env() -> Result<Option<bool>, ConfigError> {
     Ok(env_in_range("GREENRT_HOG_REPORT", 0, 1)?.map(|v| v == 1))
 }
 
+/// Default grace period before a deadlock is reported.
+pub const DEFAULT_DEADLOCK_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// What `GREENRT_DEADLOCK` asks for when every green thread is asleep and
+/// nothing in the runtime can wake one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeadlockAction {
+    /// Print the report to stderr, once per stall (`report`, the default).
+    Report,
+    /// Print the report, then abort the process (`abort`).
+    Abort,
+    /// Do not look (`off`).
+    Off,
+}
+
+/// Reads `GREENRT_DEADLOCK`: `report` (default when unset or empty),
+/// `abort` or `off`.
+pub fn deadlock_from_env() -> Result<DeadlockAction, ConfigError> {
+    let Some(v) = std::env::var_os("GREENRT_DEADLOCK") else {
+        return Ok(DeadlockAction::Report);
+    };
+    let v = v.to_string_lossy();
+    match v.trim() {
+        "" | "report" => Ok(DeadlockAction::Report),
+        "abort" => Ok(DeadlockAction::Abort),
+        "off" => Ok(DeadlockAction::Off),
+        _ => Err(ConfigError {
+            what: "GREENRT_DEADLOCK".into(),
+            value: v.into_owned(),
+            accepted: "report, abort or off".into(),
+        }),
+    }
+}
+
+/// Reads `GREENRT_DUMP_ON_SIGQUIT`: `1` prints a dump of every green thread
+/// to stderr on `SIGQUIT` instead of the default (quit with a core dump).
+/// Unset, empty or `0`: off.
+pub fn dump_on_sigquit_from_env() -> Result<bool, ConfigError> {
+    Ok(env_in_range("GREENRT_DUMP_ON_SIGQUIT", 0, 1)? == Some(1))
+}
+
 /// Reads environment variable `name` as a whole number in `min..=max`:
 /// `Ok(None)` when unset or empty, a `ConfigError` naming the variable, the
 /// value and the range when it is anything else.

@@ -202,6 +202,7 @@ fn cancelled_payload(id: u64, name: Option<&str>) -> Box<dyn Any + Send> {
 }
 
 /// Spawns `f` as a G of `sched` and returns its handle.
+#[track_caller]
 pub(crate) fn spawn_on<F, T>(sched: &Arc<Scheduler>, name: Option<Box<str>>, f: F) -> JoinHandle<T>
 where
     F: FnOnce() -> T + Send + 'static,

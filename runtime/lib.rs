@@ -27,6 +27,7 @@
 
 pub mod config;
 pub mod coop;
+mod dump_signal;
 pub mod fs;
 mod handle;
 mod join;
@@ -54,6 +55,7 @@ use sched::context;
 /// let h = greenrt::spawn(|| "hello from a green thread");
 /// assert_eq!(h.join().unwrap(), "hello from a green thread");
 /// ```
+#[track_caller]
 pub fn spawn<F, T>(f: F) -> JoinHandle<T>
 where
     F: FnOnce() -> T + Send + 'static,
@@ -66,6 +68,7 @@ where
 
 /// Spawns a named green thread (the name shows in `current()`, traces and
 /// cancellation messages).
+#[track_caller]
 pub fn spawn_named<F, T>(name: impl Into<String>, f: F) -> JoinHandle<T>
 where
     F: FnOnce() -> T + Send + 'static,
@@ -135,6 +138,12 @@ pub fn park_timeout(dur: std::time::Duration) {
     } else {
         park();
     }
+}
+
+/// A listing of every live green thread of the caller's runtime (the
+/// default runtime's outside any green thread): see [`Runtime::dump`].
+pub fn dump() -> String {
+    runtime::current_or_default().dump()
 }
 
 /// True when called from inside a green thread.

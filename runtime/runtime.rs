@@ -7,18 +7,20 @@
 //! Ms, waiting at most its shutdown timeout (`sched/shutdown.rs`).
 
 use std::io;
+use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::config::{
-    self, ConfigError, DEFAULT_MACHINE_IDLE_TIMEOUT, DEFAULT_MAX_MACHINES,
-    DEFAULT_SHUTDOWN_TIMEOUT, DEFAULT_STACK_SIZE, DEFAULT_TIME_SLICE, MAX_MACHINES, MAX_PROCS,
+    self, ConfigError, DeadlockAction, DEFAULT_DEADLOCK_GRACE, DEFAULT_MACHINE_IDLE_TIMEOUT,
+    DEFAULT_MAX_MACHINES, DEFAULT_SHUTDOWN_TIMEOUT, DEFAULT_STACK_SIZE, DEFAULT_TIME_SLICE,
+    MAX_MACHINES, MAX_PROCS,
     MAX_STACK_SIZE, MAX_TIME_SLICE, MIN_STACK_SIZE, MIN_TIME_SLICE,
 };
 use crate::join::{spawn_on, JoinHandle};
 use crate::sched::context;
 use crate::sched::RuntimeStats;
-use crate::sched::{Config, Scheduler};
+use crate::sched::{Config, DeadlockConfig, Scheduler, DEFAULT_RING_EVENTS};
 
 /// Configures and builds a [`Runtime`].
 ///
@@ -38,6 +40,10 @@ pub struct Builder {
     time_slice: Duration,
     shutdown_timeout: Option<Duration>,
     hog_report: Option<bool>,
+    deadlock_grace: Option<Option<Duration>>,
+    deadlock_action: Option<DeadlockAction>,
+    trace: Option<PathBuf>,
+    trace_events: usize,
 }
 
 impl Default for Builder {
@@ -52,6 +58,10 @@ impl Default for Builder {
             time_slice: DEFAULT_TIME_SLICE,
             shutdown_timeout: None,
             hog_report: None,
+            deadlock_grace: None,
+            deadlock_action: None,
+            trace: None,
+            trace_events: DEFAULT_RING_EVENTS,
         }
     }
 }
@@ -136,6 +146,41 @@ impl Builder {
         self
     }
 
+    /// How long every green thread must have been asleep, with nothing in
+    /// the runtime able to wake one (no timer, socket or syscall), before
+    /// "all N green threads are asleep - possible deadlock" and a dump are
+    /// printed to stderr (`None`: never). Default 1 s. See docs/GUIDE.md,
+    /// "Diagnostics".
+    pub fn deadlock_grace(mut self, grace: Option<Duration>) -> Self {
+        self.deadlock_grace = Some(grace);
+        self
+    }
+
+    /// What to do about a possible deadlock: report it, report it and
+    /// abort, or not look. Overrides `GREENRT_DEADLOCK` (default: report).
+    pub fn deadlock_action(mut self, action: DeadlockAction) -> Self {
+        self.deadlock_action = Some(action);
+        self
+    }
+
+    /// Record a scheduler trace and write it to `path` as Chrome
+    /// trace-event JSON (open it in <https://ui.perfetto.dev> or
+    /// `chrome://tracing`) when the runtime is dropped or on
+    /// [`Runtime::flush_trace`]. Overrides `GREENRT_TRACE=<path>`. See
+    /// docs/GUIDE.md, "Diagnostics".
+    pub fn trace(mut self, path: impl Into<PathBuf>) -> Self {
+        self.trace = Some(path.into());
+        self
+    }
+
+    /// Events a trace keeps per OS thread; older ones are overwritten and
+    /// counted in the file's `otherData.dropped_events`. Default 65 536
+    /// (about 2 MiB per thread). Accepted: at least 1.
+    pub fn trace_buffer(mut self, events: usize) -> Self {
+        self.trace_events = events;
+        self
+    }
+
     /// Builds the runtime. Invalid settings give an `InvalidInput` error
     /// naming the setting and the accepted range. No OS thread starts until
     /// the first green thread does.
@@ -171,6 +216,24 @@ impl Builder {
             Some(on) => on,
             None => config::hog_report_from_env()?.unwrap_or(true),
         };
+        let action = match self.deadlock_action {
+            Some(a) => a,
+            None => config::deadlock_from_env()?,
+        };
+        let deadlock = DeadlockConfig {
+            grace: match action {
+                DeadlockAction::Off => None,
+                _ => self.deadlock_grace.unwrap_or(Some(DEFAULT_DEADLOCK_GRACE)),
+            },
+            abort: action == DeadlockAction::Abort,
+        };
+        let trace_path = match self.trace {
+            Some(p) => Some(p),
+            None => std::env::var_os("GREENRT_TRACE")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
+        };
+        let trace_events = check("trace_buffer", self.trace_events, 1, usize::MAX)?;
         crate::panic_hook::install();
         let sched = Scheduler::new(Config {
             procs,
@@ -181,7 +244,12 @@ impl Builder {
             schedtrace,
             time_slice: self.time_slice,
             hog_report,
+            deadlock,
+            trace: trace_path.map(|p| (p, trace_events)),
         })?;
+        if config::dump_on_sigquit_from_env()? {
+            crate::dump_signal::watch(&sched);
+        }
         Ok(Runtime {
             sched,
             shutdown_timeout,
@@ -216,6 +284,7 @@ impl Runtime {
     ///
     /// # Panics
     /// If `f` panics, the panic resumes on the caller with its payload.
+    #[track_caller]
     pub fn block_on<F, T>(&self, f: F) -> T
     where
         F: FnOnce() -> T + Send + 'static,
@@ -228,6 +297,7 @@ impl Runtime {
     }
 
     /// Spawns a green thread on this runtime.
+    #[track_caller]
     pub fn spawn<F, T>(&self, f: F) -> JoinHandle<T>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -244,6 +314,28 @@ impl Runtime {
     /// A snapshot of the scheduler: processors, machines, queues.
     pub fn stats(&self) -> RuntimeStats {
         self.sched.stats()
+    }
+
+    /// A listing of every live green thread: its id, name, state (running
+    /// on which processor, runnable, parked with its [`WaitReason`], or in
+    /// a syscall), how long it has been in that state, and where it was
+    /// spawned. Green threads spawned but not started yet are counted on
+    /// the first line.
+    ///
+    /// Taken without stopping anything, so a green thread that changes
+    /// state meanwhile may show either state; times are accurate to about
+    /// 10 ms. See docs/GUIDE.md, "Diagnostics".
+    ///
+    /// [`WaitReason`]: crate::WaitReason
+    pub fn dump(&self) -> String {
+        self.sched.dump()
+    }
+
+    /// Writes the trace file now (see [`Builder::trace`]), keeping the
+    /// recorded events: the file written when the runtime is dropped holds
+    /// them too. Does nothing when not tracing.
+    pub fn flush_trace(&self) -> io::Result<()> {
+        self.sched.flush_trace()
     }
 
     /// Started green threads that have not finished (running, runnable after
@@ -284,6 +376,9 @@ impl Drop for Runtime {
             }
         }
         self.sched.shutdown(self.shutdown_timeout);
+        if let Err(e) = self.sched.flush_trace() {
+            eprintln!("greenrt: could not write the trace: {e}");
+        }
     }
 }
 

@@ -38,4 +38,31 @@ fn greenrt_procs_is_validated_and_used() {
         Some(std::time::Duration::from_millis(250))
     );
     std::env::remove_var("GREENRT_SCHEDTRACE");
+
+    use greenrt::config::{deadlock_from_env, DeadlockAction};
+    assert_eq!(deadlock_from_env().unwrap(), DeadlockAction::Report);
+    for (v, want) in [
+        ("report", DeadlockAction::Report),
+        ("abort", DeadlockAction::Abort),
+        ("off", DeadlockAction::Off),
+        ("", DeadlockAction::Report),
+    ] {
+        std::env::set_var("GREENRT_DEADLOCK", v);
+        assert_eq!(deadlock_from_env().unwrap(), want, "{v:?}");
+    }
+    std::env::set_var("GREENRT_DEADLOCK", "fatal");
+    let msg = greenrt::Runtime::builder().build().unwrap_err().to_string();
+    assert!(
+        msg.contains("GREENRT_DEADLOCK") && msg.contains("report, abort or off"),
+        "unclear error: {msg}"
+    );
+    std::env::remove_var("GREENRT_DEADLOCK");
+
+    std::env::set_var("GREENRT_DUMP_ON_SIGQUIT", "2");
+    let msg = greenrt::Runtime::builder().build().unwrap_err().to_string();
+    assert!(
+        msg.contains("GREENRT_DUMP_ON_SIGQUIT"),
+        "unclear error: {msg}"
+    );
+    std::env::remove_var("GREENRT_DUMP_ON_SIGQUIT");
 }

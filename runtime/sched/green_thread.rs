@@ -54,6 +54,7 @@
 
 use std::cell::{Cell, UnsafeCell};
 use std::mem::ManuallyDrop;
+use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 
@@ -61,6 +62,7 @@ use super::stack::GreenStack;
 use corosensei::{Coroutine, Yielder};
 
 use super::g_ref::{TaskVtable, VtableOf};
+use super::g_status::GStatus;
 use super::park_state::ParkState;
 use super::ref_count::RefCount;
 use super::scheduler::Scheduler;
@@ -141,6 +143,10 @@ pub(crate) struct GreenThread {
     /// Lowest address of this G's stack mapping (its guard page), for the
     /// overflow report; 0 until the G starts.
     pub(crate) stack_guard: Cell<usize>,
+    /// Where `spawn` was called (shown by `Runtime::dump`).
+    pub(crate) spawned_at: &'static Location<'static>,
+    /// What the G is doing and since when (`g_status.rs`; owner-written).
+    pub(crate) status: GStatus,
 }
 
 // SAFETY: the `UnsafeCell`/`Cell` fields (`body`, `yielder`, `registry_slot`,
@@ -157,9 +163,15 @@ unsafe impl Send for GreenThread {}
 unsafe impl Sync for GreenThread {}
 
 impl<B: Task + 'static> GreenThreadWith<B> {
-    pub(crate) fn new(id: u64, name: Option<Box<str>>, sched: Arc<Scheduler>, task: B) -> Self {
+    pub(crate) fn new(
+        id: u64,
+        name: Option<Box<str>>,
+        spawned_at: &'static Location<'static>,
+        sched: Arc<Scheduler>,
+        task: B,
+    ) -> Self {
         GreenThreadWith {
-            g: GreenThread::new(&VtableOf::<B>::VTABLE, id, name, sched),
+            g: GreenThread::new(&VtableOf::<B>::VTABLE, id, name, spawned_at, sched),
             task,
         }
     }
@@ -170,8 +182,10 @@ impl GreenThread {
         vtable: &'static TaskVtable,
         id: u64,
         name: Option<Box<str>>,
+        spawned_at: &'static Location<'static>,
         sched: Arc<Scheduler>,
     ) -> Self {
+        let now_us = sched.sysmon.clock.now_us();
         GreenThread {
             vtable,
             id,
@@ -188,6 +202,8 @@ impl GreenThread {
             registry_slot: Cell::new(usize::MAX),
             in_syscall: Cell::new(false),
             stack_guard: Cell::new(0),
+            spawned_at,
+            status: GStatus::new(now_us),
         }
     }
 
@@ -207,6 +223,11 @@ impl GreenThread {
 
     pub(crate) fn wait_reason(&self) -> WaitReason {
         WaitReason::from_u8(self.wait_reason.load(Ordering::Relaxed))
+    }
+
+    /// True while the G is parked (switched out, no wake yet).
+    pub(crate) fn is_parked(&self) -> bool {
+        self.state.is_parked()
     }
 
     pub(crate) fn is_cancelled(&self) -> bool {

@@ -238,6 +238,11 @@ mod tests {
             schedtrace: None,
             time_slice: std::time::Duration::from_millis(10),
             hog_report: true,
+            deadlock: crate::sched::DeadlockConfig {
+                grace: None,
+                abort: false,
+            },
+            trace: None,
         }
     }
 
@@ -296,7 +301,7 @@ mod tests {
         let idle = Idle::new(procs(1));
         let p = idle.lock().take_p().expect("an idle P");
         let sched = super::super::scheduler::Scheduler::new(test_config()).expect("scheduler");
-        let g = GreenThreadWith::new(1, None, sched.clone(), Nop);
+        let g = GreenThreadWith::new(1, None, std::panic::Location::caller(), sched.clone(), Nop);
         let (queued, _handle) = GRef::new_pair(g, &sched.gblocks, None);
         p.local.push(queued);
         idle.lock().put_p(p);

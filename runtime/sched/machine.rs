@@ -20,6 +20,7 @@ use parking_lot::{Condvar, Mutex};
 
 use super::context::{self, MachineContext};
 use super::g_ref::GRef;
+use super::g_status::Phase;
 use super::green_thread::{Body, Coro, GreenThread, SwitchRequest};
 use super::processor::{Processor, ProcessorShared};
 use super::scheduler::Scheduler;
@@ -170,6 +171,13 @@ impl Machine {
         // The GRef's own pointer (valid for the whole allocation): runtime
         // calls on this G may clone it (`context::current_g`).
         ctx.g.set(Some(g.as_ptr()));
+        self.note_running(gr);
+        if let Some(t) = self.sched.tracer.as_deref() {
+            t.g_start(self.p().id, gr.id());
+        }
+        // Read before the park is committed: a waker may resume the G on
+        // another M at once, which clears it.
+        let mut park_reason = super::WaitReason::None;
         let step = loop {
             match self.resume(ctx, &g) {
                 Some(Step::Parked) => {
@@ -177,8 +185,12 @@ impl Machine {
                     // shutdown must be able to find it: register it (once)
                     // before the park is committed and others may run it.
                     if gr.registry_slot.get() == usize::MAX {
+                        self.forget_running_record();
                         self.sched.registry.insert(&g);
                     }
+                    gr.status
+                        .set(Phase::Parked, self.sched.sysmon.clock.now_us());
+                    park_reason = gr.wait_reason();
                     if gr.commit_park() {
                         // A park committed after shutdown's sweep of the
                         // registry must still be cancelled (`shutdown.rs`).
@@ -193,6 +205,7 @@ impl Machine {
                         // slept in an unwrapped call: requeue it instead.
                         break Step::Yielded;
                     }
+                    self.note_running(gr);
                     continue;
                 }
                 Some(step) => break step,
@@ -200,6 +213,20 @@ impl Machine {
             }
         };
         ctx.g.set(None);
+        if let Some(t) = self.sched.tracer.as_deref() {
+            self.trace_stop(t, gr, &step, park_reason);
+        }
+        if matches!(step, Step::Yielded | Step::Preempted | Step::NeedsP) {
+            // Still alive but off every P: a dump finds it only through the
+            // registry (`dump.rs`). Before the G is queued, where another M
+            // may take it.
+            if gr.registry_slot.get() == usize::MAX {
+                self.forget_running_record();
+                self.sched.registry.insert(&g);
+            }
+            gr.status
+                .set(Phase::Runnable, self.sched.sysmon.clock.now_us());
+        }
         let step = self.regain_p_after(ctx, step);
         match step {
             Step::Yielded => self.p().local.push(g),
@@ -221,6 +248,9 @@ impl Machine {
                 if let Some(p) = self.p.as_deref() {
                     let f = &p.shared.finished;
                     f.store(f.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+                }
+                if gr.registry_slot.get() == usize::MAX {
+                    self.forget_running_record();
                 }
                 self.sched.registry.remove(gr);
             }
@@ -246,6 +276,43 @@ impl Machine {
         } else {
             Step::NeedsP
         }
+    }
+
+    /// Records the end of `g`'s run in the trace.
+    #[cold]
+    fn trace_stop(
+        &self,
+        t: &super::trace::Tracer,
+        g: &GreenThread,
+        step: &Step,
+        park_reason: super::WaitReason,
+    ) {
+        use super::trace::{RunEnd, NO_P};
+        let end = match step {
+            Step::Yielded => RunEnd::Yield,
+            Step::Preempted => RunEnd::Preempted,
+            Step::Parked => RunEnd::Park(park_reason),
+            Step::Finished => RunEnd::Return,
+            Step::NeedsP => RunEnd::NeedsP,
+        };
+        let p = self.p.as_deref().map_or(NO_P, |p| p.id as u32);
+        t.g_stop(p, g.id(), end);
+    }
+
+    /// Clears this P's record of an unregistered running G: the G just
+    /// finished, or is about to enter the registry, which then places it
+    /// (`g_status.rs`). Only then: a registered G's runs leave it alone.
+    fn forget_running_record(&self) {
+        if let Some(p) = self.p.as_deref() {
+            p.shared.running.clear();
+        }
+    }
+
+    /// Records that `g` runs on this M's P now (for dumps, `g_status.rs`).
+    #[inline]
+    fn note_running(&self, g: &GreenThread) {
+        let now = self.sched.sysmon.clock.now_us();
+        g.status.set_running(self.p().id, now);
     }
 
     /// Runs `g` until it switches out. `None`: it could not start.
@@ -274,7 +341,22 @@ impl Machine {
                 }
             };
             g.stack_guard.set(stack.limit().get());
+            // A running G that never switched out is found by a dump through
+            // its P's record, which cannot hold a name: a named one is
+            // registered now (spawning it already allocated its name).
+            if let Some(name) = g.name() {
+                self.sched.registry.insert(g);
+                if let Some(t) = self.sched.tracer.as_deref() {
+                    t.name(g.id(), name);
+                }
+            }
             let p = self.p.as_deref().expect("M holds a P");
+            // In no registry yet (unless named, below): its P's record
+            // names it (`g_status.rs`).
+            if g.name().is_none() {
+                let now = self.sched.sysmon.clock.now_us();
+                p.shared.running.set(g.id(), g.spawned_at, now);
+            }
             p.shared.started.store(
                 p.shared.started.load(Ordering::Relaxed) + 1,
                 Ordering::Relaxed,
@@ -462,6 +544,9 @@ impl Machine {
         if ready.is_empty() {
             return None;
         }
+        if let Some(t) = self.sched.tracer.as_deref() {
+            t.netpoll(ready.len());
+        }
         let first = ready.remove(0);
         self.sched.ready_list(ready);
         Some(first)
@@ -472,6 +557,9 @@ impl Machine {
     fn steal_work(&mut self) -> Option<GRef> {
         let g = self.steal_any()?;
         self.p().shared.counters.steals.bump();
+        if let Some(t) = self.sched.tracer.as_deref() {
+            t.steal(self.p().id, g.id());
+        }
         Some(g)
     }
 
@@ -544,6 +632,9 @@ impl Machine {
                     .map(|d| d.saturating_duration_since(Instant::now()))
             };
             if let Some(io_ready) = self.sched.netpoll.poll(timeout) {
+                if let (Some(t), false) = (self.sched.tracer.as_deref(), io_ready.is_empty()) {
+                    t.netpoll(io_ready.len());
+                }
                 // We were the poller. Collect what is ready now.
                 let mut fired = self.sched.timers.run_due(Instant::now());
                 fired.ready.splice(0..0, io_ready);

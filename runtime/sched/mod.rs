@@ -73,8 +73,11 @@
 
 pub(crate) mod context;
 mod counters;
+mod deadlock;
+mod dump;
 mod g_alloc;
 mod g_ref;
+mod g_status;
 mod green_thread;
 mod hog;
 mod idle;
@@ -98,10 +101,12 @@ mod syscall_slot;
 mod sysmon;
 mod thread_state;
 mod timers;
+mod trace;
 mod wait_reason;
 
 // What the rest of the crate may use. Nothing under `sched/` imports a crate
 // module outside it (checked by `scripts/check_sched_imports.sh` in CI).
+pub(crate) use deadlock::DeadlockConfig;
 pub(crate) use g_ref::GRef;
 pub(crate) use green_thread::{cancel_message, GreenThread, SwitchRequest, Task};
 pub(crate) use netpoll::{Direction, PollDesc};
@@ -109,4 +114,5 @@ pub use scheduler::RuntimeStats;
 pub(crate) use scheduler::{Config, Scheduler};
 pub(crate) use syscall::InSyscall;
 pub(crate) use timers::{TimerAction, TimerHandle};
+pub(crate) use trace::DEFAULT_RING_EVENTS;
 pub use wait_reason::WaitReason;

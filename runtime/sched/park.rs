@@ -41,6 +41,7 @@ impl Unparker {
         match self {
             Unparker::Green(g) => {
                 if g.wake() {
+                    trace_unpark(g);
                     g.sched().ready(g.clone());
                 }
             }
@@ -56,6 +57,7 @@ impl Unparker {
         match self {
             Unparker::Green(g) => {
                 if g.wake() {
+                    trace_unpark(&g);
                     ready_owned(g);
                 }
             }
@@ -67,12 +69,31 @@ impl Unparker {
     /// queueing it (timers and the netpoller return lists; invariant 6, one-way imports).
     pub(crate) fn wake_for_list(self) -> Option<GRef> {
         match self {
-            Unparker::Green(g) => g.wake().then_some(g),
+            Unparker::Green(g) => {
+                let woken = g.wake();
+                if woken {
+                    trace_unpark(&g);
+                }
+                woken.then_some(g)
+            }
             Unparker::Os(t) => {
                 t.unpark();
                 None
             }
         }
+    }
+}
+
+/// Records the wake of `g` in its runtime's trace, if tracing.
+#[inline]
+fn trace_unpark(g: &GRef) {
+    if let Some(t) = g.sched().tracer.as_deref() {
+        // On the waker's P's track when it holds one of this runtime's.
+        let local = context::claim_local_p(Arc::as_ptr(g.sched()));
+        // SAFETY: a non-null P is this thread's, claimed while `local` lives.
+        let p = unsafe { local.get().as_ref() }.map_or(super::trace::NO_P, |p| p.id as u32);
+        drop(local);
+        t.unpark(p, g.id());
     }
 }
 

@@ -17,6 +17,12 @@ pub(crate) struct ParkState(AtomicU8);
 
 impl ParkState {
     /// A running G with no permit.
+    /// True while parked (switched out, no wake yet); a racy snapshot for
+    /// dumps and reports.
+    pub(crate) fn is_parked(&self) -> bool {
+        self.0.load(Ordering::Relaxed) == PARKED
+    }
+
     pub(crate) fn new() -> ParkState {
         ParkState(AtomicU8::new(RUNNING))
     }

@@ -8,6 +8,7 @@
 
 use super::counters::PCounters;
 use super::lend::LendSlot;
+use super::g_status::RunningRecord;
 use std::cell::{Cell, RefCell};
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
@@ -45,6 +46,8 @@ pub(crate) struct ProcessorShared {
     pub(crate) counters: PCounters,
     /// Whether the P is lent to a running G, and who may use it (`lend.rs`).
     pub(crate) lend: LendSlot,
+    /// The G this P runs now, for dumps (owner-written, `g_status.rs`).
+    pub(crate) running: RunningRecord,
 }
 
 impl ProcessorShared {
@@ -134,6 +137,7 @@ impl Processor {
             finished: AtomicU64::new(0),
             counters: PCounters::default(),
             lend: LendSlot::new(),
+            running: RunningRecord::default(),
         });
         let p = Box::new(Processor {
             id,

@@ -1,11 +1,16 @@
-//! The registry of green threads that have parked (a subset of Go's `allgs`).
+//! The registry of green threads that have switched out (a subset of Go's
+//! `allgs`).
 //!
 //! A parked G may be reachable only from a user's data structure (a
 //! channel's wait list, say). At shutdown the runtime must still unwind its
 //! stack so its destructors run, so a G is entered here the first time it
-//! parks and removed when it returns. Gs that never park are always in some
-//! run queue (or running) and need no entry, which keeps short-lived Gs off
-//! this lock entirely. Shards keep the lock uncontended when several Ps
+//! parks and removed when it returns. A dump (`dump.rs`) must list every
+//! started G, and run queues cannot be read without taking from them, so a
+//! G is also entered the first time it yields, is preempted or enters a
+//! syscall, and a named G when it starts. A G that runs to completion
+//! without switching out is always running (found through its P's
+//! record) and needs no entry, which keeps short-lived Gs off this lock
+//! entirely. Shards keep the lock uncontended when several Ps
 //! register Gs at once.
 
 use parking_lot::Mutex;
@@ -81,6 +86,19 @@ impl Registry {
         self.shards
             .iter()
             .all(|s| s.lock().slots.iter().all(Option::is_none))
+    }
+
+    /// Calls `f` on every registered G, one shard at a time under its lock
+    /// (a dump's snapshot: Gs registered or removed meanwhile may be seen or
+    /// missed). `f` must not take a registry lock, drop a `GRef` or run user
+    /// code (invariant 7, nothing dropped under a runtime lock).
+    pub(crate) fn for_each(&self, mut f: impl FnMut(&GreenThread)) {
+        for shard in &self.shards {
+            let s = shard.lock();
+            for g in s.slots.iter().flatten() {
+                f(g);
+            }
+        }
     }
 
     /// Takes every registered G out (shutdown).

@@ -24,6 +24,7 @@ use super::processor::{Processor, ProcessorShared};
 use super::registry::Registry;
 use super::stack::StackPool;
 use super::timers::{Fired, TimerAction, TimerHandle, Timers};
+use super::trace::Tracer;
 
 /// Settings a runtime is built with (validated by `runtime::Builder`).
 #[derive(Debug, Clone)]
@@ -43,6 +44,11 @@ pub(crate) struct Config {
     /// Report green threads that run many slices without a checkpoint
     /// (`hog.rs`; `GREENRT_HOG_REPORT`, `Builder::hog_report`).
     pub(crate) hog_report: bool,
+    /// When and how to report a deadlock (`deadlock.rs`).
+    pub(crate) deadlock: super::deadlock::DeadlockConfig,
+    /// Record a trace into this file, keeping this many events per thread
+    /// (`trace.rs`).
+    pub(crate) trace: Option<(std::path::PathBuf, usize)>,
 }
 
 pub(crate) struct Scheduler {
@@ -70,6 +76,9 @@ pub(crate) struct Scheduler {
     pub(crate) mcount: AtomicUsize,
     threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
     pub(crate) sysmon: super::sysmon::SysmonHandle,
+    /// The trace recorder, when tracing (`trace.rs`); `None` costs each
+    /// recording site one test.
+    pub(crate) tracer: Option<Box<Tracer>>,
 }
 
 impl Scheduler {
@@ -85,7 +94,12 @@ impl Scheduler {
         }
         // Idle Ps are handed out from the back: start with P0 on top.
         ps.reverse();
+        let tracer = config
+            .trace
+            .as_ref()
+            .map(|(path, events)| Box::new(Tracer::new(path.clone(), *events)));
         Ok(Arc::new_cyclic(|me| Scheduler {
+            tracer,
             me: me.clone(),
             stacks: StackPool::new(config.stack_size),
             gblocks: GlobalBlocks::new(),
@@ -127,14 +141,17 @@ impl Scheduler {
 
     /// Creates a G for `task` (in the same allocation) and makes it
     /// runnable. Returns the G and where its task lives (valid while the G
-    /// does).
+    /// does). The G records where it was spawned: the innermost caller
+    /// outside the chain of `#[track_caller]` spawn functions.
+    #[track_caller]
     pub(crate) fn spawn<B: Task + 'static>(
         self: &Arc<Self>,
         name: Option<Box<str>>,
         task: B,
     ) -> (GRef, NonNull<B>) {
         let id = self.next_gid.fetch_add(1, Ordering::Relaxed);
-        let g = GreenThreadWith::new(id, name, self.clone(), task);
+        let spawned_at = std::panic::Location::caller();
+        let g = GreenThreadWith::new(id, name, spawned_at, self.clone(), task);
         let p = local_p(self);
         // SAFETY: `p` is null or this thread's own P, valid while we run here.
         match unsafe { p.get().as_ref() } {
@@ -475,6 +492,14 @@ impl Scheduler {
     /// unfinished), none queued, and every P idle (so none is running).
     pub(crate) fn is_quiescent(&self) -> bool {
         self.idle.npidle() == self.procs() && !self.any_work() && self.registry.is_empty()
+    }
+
+    /// Writes the trace file, if tracing (`trace.rs`).
+    pub(crate) fn flush_trace(&self) -> std::io::Result<()> {
+        match &self.tracer {
+            Some(t) => t.write(self.procs()),
+            None => Ok(()),
+        }
     }
 
     /// Everything left in run queues (shutdown only; Ms have stopped).

@@ -17,6 +17,8 @@ use std::ptr::NonNull;
 use std::sync::atomic::Ordering;
 
 use super::context::{self, MachineContext};
+use super::g_ref::GRef;
+use super::g_status::Phase;
 use super::green_thread::{GreenThread, SwitchRequest};
 use super::lend::Claim;
 use super::processor::{Processor, ProcessorShared};
@@ -68,6 +70,22 @@ impl InSyscall {
         // it is visible in the slot (where its syscall retake may take it).
         shared.lend.end_lend_claimed(ctx_ref.key);
         ctx_ref.lent.set(std::ptr::null());
+        // Without a P the G is on no P's record: a dump finds it through
+        // the registry. The record is cleared before the P goes into the
+        // slot, where another M may take it and write its own.
+        if g_ref.registry_slot.get() == usize::MAX {
+            // SAFETY: `g` is the running G, kept alive by its M's `GRef`.
+            let counted = unsafe { GRef::clone_from_ptr(g) };
+            sched.registry.insert(&counted);
+        }
+        g_ref
+            .status
+            .set(Phase::Syscall, sched.sysmon.clock.now_us());
+        shared.running.clear();
+        if let Some(t) = sched.tracer.as_deref() {
+            // SAFETY: `p` is the P lent to this G by its M (context.rs).
+            t.syscall_enter(unsafe { (*p).id }, g_ref.id());
+        }
         let tick = shared.syscall_tick.load(Ordering::Relaxed);
         shared
             .syscall_tick
@@ -100,11 +118,18 @@ impl InSyscall {
         g.in_syscall.set(false);
         if let Some(back) = shared.syscall_slot.take() {
             // Fast path: nobody took the P.
-            lend_to_running_g(ctx_ref, shared, Box::into_raw(back), self.g);
+            let back = Box::into_raw(back);
+            lend_to_running_g(ctx_ref, shared, back, self.g);
+            note_running(sched, g, back);
         } else if let Some(p) = sched.take_idle_p() {
             let shared: &ProcessorShared = &sched.ps[p.id];
-            lend_to_running_g(ctx_ref, shared, Box::into_raw(p), self.g);
+            let p = Box::into_raw(p);
+            lend_to_running_g(ctx_ref, shared, p, self.g);
+            note_running(sched, g, p);
         } else {
+            if let Some(t) = sched.tracer.as_deref() {
+                t.syscall_exit(u32::MAX, g.id());
+            }
             // No P free: queue this G globally and let the M go idle; the M
             // that resumes us lends us its P.
             g.switch_out(SwitchRequest::NeedsP);
@@ -123,4 +148,15 @@ fn lend_to_running_g(
     shared.lend.lend(ctx.key, p, g.as_ptr());
     ctx.lent.set(shared);
     ctx.p.set(p);
+}
+
+/// Records that `g`, back from its syscall, runs on `p` (for dumps).
+fn note_running(sched: &Scheduler, g: &GreenThread, p: *mut Processor) {
+    // SAFETY: `p` is the P this M just took ownership of, lent to `g`.
+    let p: &Processor = unsafe { &*p };
+    // Registered at entry: the status alone places it (`g_status.rs`).
+    g.status.set_running(p.id, sched.sysmon.clock.now_us());
+    if let Some(t) = sched.tracer.as_deref() {
+        t.syscall_exit(p.id as u32, g.id());
+    }
 }

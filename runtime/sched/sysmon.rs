@@ -40,6 +40,8 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex};
 
 use super::hog::{HogInfo, HogReports, HOG_AFTER_SLICES};
+use super::deadlock::DeadlockWatch;
+use super::g_status::CoarseClock;
 use super::scheduler::Scheduler;
 use super::thread_state::{self, OsThreadState};
 
@@ -74,6 +76,8 @@ pub(crate) struct SysmonHandle {
     cv: Condvar,
     /// Sysmon sleeps until kicked (every P idle).
     deep: AtomicBool,
+    /// Time for G status stamps, refreshed at every tick (`g_status.rs`).
+    pub(crate) clock: CoarseClock,
 }
 
 #[derive(Default)]
@@ -87,6 +91,9 @@ impl SysmonHandle {
     #[inline]
     pub(crate) fn kick(&self) {
         if self.deep.load(Ordering::SeqCst) {
+            // Stamps taken before sysmon's first tick must not be a whole
+            // deep sleep old.
+            self.clock.refresh();
             let mut st = self.state.lock();
             st.kicked = true;
             self.cv.notify_one();
@@ -171,6 +178,7 @@ struct Sysmon {
     last_trace: Instant,
     last_scavenge: Instant,
     started: Instant,
+    deadlock: DeadlockWatch,
 }
 
 impl Sysmon {
@@ -190,6 +198,7 @@ impl Sysmon {
             sched.procs()
         ];
         Sysmon {
+            deadlock: DeadlockWatch::new(sched.config.deadlock),
             sched,
             seen,
             hogs: HogReports::default(),
@@ -221,7 +230,10 @@ impl Sysmon {
                     handle.deep.store(true, Ordering::SeqCst);
                     let still_idle = self.all_idle();
                     let ok = handle.sleep(if still_idle {
-                        self.sched.config.schedtrace
+                        earliest(
+                            self.sched.config.schedtrace,
+                            self.deadlock.wake_within(Instant::now()),
+                        )
                     } else {
                         Some(delay)
                     });
@@ -239,6 +251,7 @@ impl Sysmon {
             if !keep_going || self.sched.is_shutdown() {
                 return;
             }
+            handle.clock.refresh();
             let now = Instant::now();
             if now.duration_since(self.last_scavenge) >= SCAVENGE_PERIOD {
                 self.last_scavenge = now;
@@ -253,6 +266,9 @@ impl Sysmon {
             {
                 if let Some(ready) = self.sched.netpoll.poll_now() {
                     if !ready.is_empty() {
+                        if let Some(t) = self.sched.tracer.as_deref() {
+                            t.netpoll(ready.len());
+                        }
                         // No P here: they go to the global queue, with wakep.
                         self.sched.ready_list(ready);
                         acted = true;
@@ -260,6 +276,9 @@ impl Sysmon {
                 }
             }
             self.trace(now);
+            if all_idle {
+                self.deadlock.tick(&self.sched, now);
+            }
             if acted {
                 delay = MIN_DELAY;
                 quiet = 0;
@@ -313,6 +332,9 @@ impl Sysmon {
                                 .counters
                                 .syscall_handoffs
                                 .fetch_add(1, Ordering::Relaxed);
+                            if let Some(t) = sched.tracer.as_deref() {
+                                t.retake(i);
+                            }
                             sched.handoff_p(p);
                             acted = true;
                         }
@@ -437,5 +459,14 @@ impl Sysmon {
             s.global_queue,
             s.local_queues
         );
+    }
+}
+
+/// The shorter of two optional sleeps (`None`: unbounded).
+fn earliest(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, None) => a,
+        (None, b) => b,
     }
 }
