@@ -47,13 +47,12 @@
 //!
 //! # Several green threads, one socket
 //! `try_clone` gives another handle to the same socket (one fd, one netpoller
-//! registration), e.g. for a reader and a writer green thread. For streams
-//! and UDP sockets, handles are independent owners as in `std`: the socket
-//! closes with the last one, and `TcpStream::shutdown` is how one green
-//! thread makes another's blocked read or write return. For listeners,
-//! dropping any handle closes the listener and wakes every green thread
-//! blocked in `accept` with an error (Go's `Listener.Close`); see
-//! [`TcpListener::try_clone`].
+//! registration), e.g. for a reader and a writer green thread. Handles are
+//! independent owners as in `std`: the socket closes with the last one.
+//! `TcpStream::shutdown` is how one green thread makes another's blocked
+//! read or write return, and [`TcpListener::close`] how it stops another's
+//! `accept` (Go's `Listener.Close`: every green thread blocked in `accept`
+//! on any handle wakes with an error).
 //!
 //! # Name resolution
 //! Every function taking a `ToSocketAddrs` resolves it like `std`, but runs
