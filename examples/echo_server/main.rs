@@ -21,6 +21,10 @@
 //! cargo run --release --example echo_server -- --mode green --procs 1 --addr 127.0.0.1:7000
 //! ```
 //!
+//! With `--reuseport` the listener is bound with `SO_REUSEPORT`: start the
+//! server several times on one `--addr` (say one process per core, each
+//! `--procs 1`) and the kernel spreads the connections among them.
+//!
 //! On startup it prints `echo_server: listening on <addr> (...)` on stdout;
 //! with `--addr 127.0.0.1:0` that line carries the port the OS picked. A bad
 //! command line exits with status 2 and clap's one-line error.
@@ -40,6 +44,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser, ValueEnum};
+use greenrt::net::{TcpListener, TcpSocket};
 
 use crate::flags::ranged;
 use crate::serve::stats::{Stats, STATS};
@@ -58,6 +63,10 @@ struct Args {
     /// else the CPU count)
     #[arg(long, value_name = "N", value_parser = ranged(1, greenrt::config::MAX_PROCS))]
     procs: Option<usize>,
+    /// Bind with SO_REUSEPORT, so several echo_server processes can listen
+    /// on one port and the kernel spreads connections among them
+    #[arg(long)]
+    reuseport: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -87,6 +96,32 @@ impl Args {
     }
 }
 
+/// The listening socket: `TcpListener::bind` (which asks for the largest
+/// backlog itself), or with `--reuseport` a `TcpSocket` with `SO_REUSEPORT`
+/// set before `bind` — one listener per process on a shared port, the
+/// kernel hashing each connection to one of them.
+fn listen(addr: &str, reuseport: bool) -> std::io::Result<TcpListener> {
+    if !reuseport {
+        return TcpListener::bind(addr);
+    }
+    let mut last_err = None;
+    for a in greenrt::net::to_socket_addrs(addr)? {
+        let socket = if a.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        socket.set_reuseport(true)?;
+        match socket.bind(a) {
+            // The kernel caps the backlog at net.core.somaxconn.
+            Ok(()) => return socket.listen(u32::MAX),
+            Err(e) => last_err = Some(e),
+        }
+    }
+    Err(last_err.unwrap_or_else(|| std::io::Error::other("no address to listen on")))
+}
+
 /// The counters as the exit line prints them.
 fn summary(stats: &Stats) -> String {
     let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
@@ -111,9 +146,9 @@ fn main() -> ExitCode {
         Ok(n) => eprintln!("echo_server: open-file limit {n}"),
         Err(e) => eprintln!("echo_server: cannot raise the open-file limit: {e}"),
     }
-    // greenrt's bind asks for the kernel's largest accept backlog, which a
-    // burst of 10 000 connects needs; the other modes take the socket over.
-    let listener = match greenrt::net::TcpListener::bind(&args.addr) {
+    // The kernel's largest accept backlog, which a burst of 10 000 connects
+    // needs; the other modes take the socket over.
+    let listener = match listen(&args.addr, args.reuseport) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("echo_server: cannot listen on {}: {e}", args.addr);
@@ -123,12 +158,15 @@ fn main() -> ExitCode {
     let local = listener
         .local_addr()
         .map_or_else(|_| args.addr.clone(), |a| a.to_string());
-    let detail = match (args.mode, args.procs) {
+    let mut detail = match (args.mode, args.procs) {
         (Mode::Green, Some(p)) => format!("mode green, {p} procs"),
         (Mode::Green, None) => "mode green".to_string(),
         (Mode::EventLoop, _) => "mode event-loop".to_string(),
         (Mode::Thread, _) => "mode thread".to_string(),
     };
+    if args.reuseport {
+        detail.push_str(", SO_REUSEPORT");
+    }
     println!("echo_server: listening on {local} ({detail})");
     let _ = std::io::stdout().flush();
 

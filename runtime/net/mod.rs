@@ -3,7 +3,8 @@
 //!
 //! [`TcpListener`], [`TcpStream`] and [`UdpSocket`] have `std::net`'s names,
 //! signatures and semantics, so moving code onto green threads is a change of
-//! import. Write plain sequential code — one green thread per connection —
+//! import. [`TcpSocket`] (tokio's shape) sets the options that must come
+//! before `bind` or `connect`, such as `SO_REUSEPORT`. Write plain sequential code — one green thread per connection —
 //! and the runtime multiplexes it: a call that cannot complete parks the
 //! calling green thread, its processor runs other green threads, and the
 //! netpoller (one `epoll` per runtime, via mio) makes it runnable again when
@@ -97,12 +98,15 @@ macro_rules! socket_fd_impls {
 mod addr;
 mod os_wait;
 mod resolve;
+mod sockaddr;
 mod socket;
 mod tcp_listener;
+mod tcp_socket;
 mod tcp_stream;
 mod udp;
 
 pub use resolve::{lookup_host, to_socket_addrs};
 pub use tcp_listener::{Incoming, TcpListener};
+pub use tcp_socket::TcpSocket;
 pub use tcp_stream::TcpStream;
 pub use udp::UdpSocket;

@@ -55,7 +55,7 @@ pub struct TcpListener {
 }
 
 impl TcpListener {
-    fn from_mio(l: mio::net::TcpListener) -> TcpListener {
+    pub(crate) fn from_mio(l: mio::net::TcpListener) -> TcpListener {
         TcpListener {
             inner: Socket::new(l, Interest::READABLE),
         }
