@@ -4,7 +4,10 @@
 //! [`TcpListener`], [`TcpStream`] and [`UdpSocket`] have `std::net`'s names,
 //! signatures and semantics, so moving code onto green threads is a change of
 //! import. [`TcpSocket`] (tokio's shape) sets the options that must come
-//! before `bind` or `connect`, such as `SO_REUSEPORT`. Write plain sequential code — one green thread per connection —
+//! before `bind` or `connect`, such as `SO_REUSEPORT`. [`UnixStream`] and
+//! [`UnixListener`] do the same for `std::os::unix::net`, on [`PollFd`],
+//! which makes any non-blocking fd (a pipe, an eventfd, a child's stdio)
+//! green: its waits park the green thread until the netpoller sees it ready. Write plain sequential code — one green thread per connection —
 //! and the runtime multiplexes it: a call that cannot complete parks the
 //! calling green thread, its processor runs other green threads, and the
 //! netpoller (one `epoll` per runtime, via mio) makes it runnable again when
@@ -97,6 +100,7 @@ macro_rules! socket_fd_impls {
 
 mod addr;
 mod os_wait;
+mod poll_fd;
 mod resolve;
 mod sockaddr;
 mod socket;
@@ -104,9 +108,14 @@ mod tcp_listener;
 mod tcp_socket;
 mod tcp_stream;
 mod udp;
+mod unix_listener;
+mod unix_stream;
 
+pub use poll_fd::PollFd;
 pub use resolve::{lookup_host, to_socket_addrs};
 pub use tcp_listener::{Incoming, TcpListener};
 pub use tcp_socket::TcpSocket;
 pub use tcp_stream::TcpStream;
 pub use udp::UdpSocket;
+pub use unix_listener::{UnixIncoming, UnixListener};
+pub use unix_stream::UnixStream;
