@@ -33,6 +33,8 @@
 mod fd_limit;
 #[path = "../common/flags.rs"]
 mod flags;
+#[path = "../common/listen.rs"]
+mod listen;
 mod run;
 #[path = "../common/serve/mod.rs"]
 mod serve;
@@ -44,7 +46,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser, ValueEnum};
-use greenrt::net::{TcpListener, TcpSocket};
 
 use crate::flags::ranged;
 use crate::serve::stats::{Stats, STATS};
@@ -96,32 +97,6 @@ impl Args {
     }
 }
 
-/// The listening socket: `TcpListener::bind` (which asks for the largest
-/// backlog itself), or with `--reuseport` a `TcpSocket` with `SO_REUSEPORT`
-/// set before `bind` — one listener per process on a shared port, the
-/// kernel hashing each connection to one of them.
-fn listen(addr: &str, reuseport: bool) -> std::io::Result<TcpListener> {
-    if !reuseport {
-        return TcpListener::bind(addr);
-    }
-    let mut last_err = None;
-    for a in greenrt::net::to_socket_addrs(addr)? {
-        let socket = if a.is_ipv4() {
-            TcpSocket::new_v4()?
-        } else {
-            TcpSocket::new_v6()?
-        };
-        socket.set_reuseaddr(true)?;
-        socket.set_reuseport(true)?;
-        match socket.bind(a) {
-            // The kernel caps the backlog at net.core.somaxconn.
-            Ok(()) => return socket.listen(u32::MAX),
-            Err(e) => last_err = Some(e),
-        }
-    }
-    Err(last_err.unwrap_or_else(|| std::io::Error::other("no address to listen on")))
-}
-
 /// The counters as the exit line prints them.
 fn summary(stats: &Stats) -> String {
     let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
@@ -148,7 +123,7 @@ fn main() -> ExitCode {
     }
     // The kernel's largest accept backlog, which a burst of 10 000 connects
     // needs; the other modes take the socket over.
-    let listener = match listen(&args.addr, args.reuseport) {
+    let listener = match listen::listen(&args.addr, args.reuseport) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("echo_server: cannot listen on {}: {e}", args.addr);
