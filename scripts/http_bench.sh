@@ -15,6 +15,9 @@
 #   SECS=10 REPEAT=1 CONNS=256 DEPTH=16 SERVER_CPU=0 CLIENT_CPU=1
 #   SERVERS="greenrt may_minihttp hyper"  TSV=$CARGO_TARGET_DIR/http-bench.tsv
 #
+# The medians go to TSV, the input of scripts/plot_http.py:
+#   scripts/plot_http.py target/http-bench.tsv docs/img/http_comparison.svg
+#
 # Needs wrk (apt-get install wrk); without it the script says so and exits 0.
 set -euo pipefail
 
