@@ -9,7 +9,10 @@
 # and CONNS connections with DEPTH requests pipelined per write
 # (scripts/wrk/pipeline.lua). The servers run back to back, REPEAT rounds
 # interleaved; reported per (load, server): the median requests/s of the
-# rounds and that run's p99 latency, plus greenrt's ratio to each peer.
+# rounds, that run's p99 latency and the server's CPU time per request
+# (user + system from /proc/PID/stat over the wrk run; when wrk, not the
+# server, is the bottleneck, req/s ties and this is the figure that
+# separates the servers), plus greenrt's req/s ratio to each peer.
 #
 # Usage: scripts/http_bench.sh         (defaults below; override by env)
 #   SECS=10 REPEAT=1 CONNS=256 DEPTH=16 SERVER_CPU=0 CLIENT_CPU=1
@@ -82,6 +85,12 @@ start_server() { # name
     exit 1
 }
 
+# The server's CPU time so far (user + system), in clock ticks.
+cpu_ticks() {
+    awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$SERVER_PID/stat" 2>/dev/null || echo 0
+}
+TICK_HZ=$(getconf CLK_TCK)
+
 stop_server() {
     kill -KILL "$SERVER_PID" 2>/dev/null || true
     wait "$SERVER_PID" 2>/dev/null || true
@@ -123,8 +132,13 @@ for round in $(seq 1 "$REPEAT"); do
             start_server "$s"
             # A short warm-up so every server starts from its steady state.
             "${PIN_CLIENT[@]}" wrk -t1 -c"$CONNS" -d1s "http://127.0.0.1:$PORT/plaintext" >/dev/null 2>&1 || true
+            cpu0=$(cpu_ticks)
             line=$(run_wrk "$load" 2>&1 | parse_wrk)
+            cpu1=$(cpu_ticks)
             stop_server
+            cpu=$(awk -v t=$((cpu1 - cpu0)) -v hz="$TICK_HZ" -v r="${line%% *}" -v s="$SECS" \
+                'BEGIN { if (r > 0) printf "%.2f", t / hz * 1e6 / (r * s); else print "-" }')
+            line="$line cpu_us_per_req=$cpu"
             echo "$load $s $line" >>"$OUT/all.txt"
             echo "  round $round: $load $s: $line"
         done
@@ -133,21 +147,25 @@ done
 [ -r /proc/pressure/cpu ] && echo "cpu pressure after:  $(head -1 /proc/pressure/cpu)"
 
 # Median over rounds (by req/s), then the table and greenrt's ratios.
-printf 'load\tserver\treq_per_s\tp99_ms\n' >"$TSV"
+printf 'load\tserver\treq_per_s\tp99_ms\tcpu_us_per_req\n' >"$TSV"
 for load in plain pipelined; do
     for s in $SERVERS; do
         grep "^$load $s " "$OUT/all.txt" | sort -k3,3n | awk -v n="$REPEAT" '
-            NR == int((n + 1) / 2) { printf "%s\t%s\t%s\t%s\n", $1, $2, $3, $4 }' >>"$TSV"
+            NR == int((n + 1) / 2) {
+                cpu = "-"
+                for (i = 5; i <= NF; i++) if ($i ~ /^cpu_us_per_req=/) { cpu = $i; sub(/^cpu_us_per_req=/, "", cpu) }
+                printf "%s\t%s\t%s\t%s\t%s\n", $1, $2, $3, $4, cpu
+            }' >>"$TSV"
     done
 done
 echo
-printf '%-10s %-13s %12s %10s %14s\n' load server "req/s" "p99 ms" "greenrt/this"
-awk -F'\t' 'NR > 1 { rps[$1, $2] = $3; p99[$1, $2] = $4; order[++n] = $1 SUBSEP $2 }
+printf '%-10s %-13s %12s %10s %16s %14s\n' load server "req/s" "p99 ms" "CPU us/request" "greenrt/this"
+awk -F'\t' 'NR > 1 { rps[$1, $2] = $3; p99[$1, $2] = $4; cpu[$1, $2] = $5; order[++n] = $1 SUBSEP $2 }
     END {
         for (i = 1; i <= n; i++) {
             split(order[i], k, SUBSEP)
             ratio = (rps[k[1], "greenrt"] != "" && rps[order[i]] > 0) ? sprintf("%.2fx", rps[k[1], "greenrt"] / rps[order[i]]) : "-"
-            printf "%-10s %-13s %12d %10.2f %14s\n", k[1], k[2], rps[order[i]], p99[order[i]], ratio
+            printf "%-10s %-13s %12d %10.2f %16s %14s\n", k[1], k[2], rps[order[i]], p99[order[i]], cpu[order[i]], ratio
         }
     }' "$TSV"
 echo "(medians in $TSV)"
