@@ -117,8 +117,7 @@ impl TcpSocket {
     }
 
     /// `TCP_NODELAY` (disables Nagle's algorithm when `true`); carried over
-    /// to the stream [`connect`](Self::connect) returns and, on Linux, to
-    /// the streams a listener made from this socket accepts.
+    /// to the stream [`connect`](Self::connect) returns.
     pub fn set_nodelay(&self, on: bool) -> io::Result<()> {
         set_flag(self.raw(), libc::IPPROTO_TCP, libc::TCP_NODELAY, on)
     }
@@ -139,9 +138,15 @@ impl TcpSocket {
     }
 
     /// `SO_LINGER`: with `Some(d)`, closing the socket waits up to `d`
-    /// (whole seconds) for unsent data — on a non-blocking socket like this
-    /// one the close does not wait, but `Some(ZERO)` still makes it reset
-    /// the connection instead of a graceful FIN. `None` restores the default.
+    /// (whole seconds) for unsent data to be acknowledged; `Some(ZERO)`
+    /// resets the connection on close instead of a graceful FIN; `None`
+    /// restores the default (close returns at once, the kernel sends in the
+    /// background).
+    ///
+    /// Careful with a non-zero `d`: Linux lingers in `close(2)` even on a
+    /// non-blocking socket, so dropping the last handle blocks the OS
+    /// thread — and every green thread queued on it — for up to `d`. (tokio
+    /// warns about the same.) `Some(ZERO)` never waits.
     pub fn set_linger(&self, dur: Option<Duration>) -> io::Result<()> {
         let linger = libc::linger {
             l_onoff: libc::c_int::from(dur.is_some()),
