@@ -90,6 +90,11 @@ fn collect(
 impl Server {
     /// Starts the server on a free port (optionally under `ulimit -n`).
     fn start(mode: &str, extra: &[&str], fd_limit: Option<u32>) -> Server {
+        Self::start_at("127.0.0.1:0", mode, extra, fd_limit)
+    }
+
+    /// Starts the server on `addr`.
+    fn start_at(addr: &str, mode: &str, extra: &[&str], fd_limit: Option<u32>) -> Server {
         let bin = examples_dir().join("echo_server");
         let mut cmd = match fd_limit {
             None => Command::new(&bin),
@@ -101,7 +106,7 @@ impl Server {
                 c
             }
         };
-        cmd.args(["--addr", "127.0.0.1:0", "--mode", mode])
+        cmd.args(["--addr", addr, "--mode", mode])
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -322,6 +327,37 @@ fn thread_mode() {
 
 /// With `ulimit -n 32`, accepts fail with EMFILE once a few connections are
 /// open; the server must log, back off, and serve again once they close.
+/// Two processes with `--reuseport` listen on one port, and the kernel
+/// gives each some of the connections (all 64 to one has probability 2^-63).
+#[test]
+fn two_reuseport_servers_share_one_port() {
+    let _w = Watchdog::new("echo_server --reuseport", Duration::from_secs(120));
+    let first = Server::start("green", &["--procs", "1", "--reuseport"], None);
+    let addr = first.addr.to_string();
+    let second = Server::start_at(&addr, "green", &["--procs", "1", "--reuseport"], None);
+    assert_eq!(second.addr, first.addr);
+    const CONNS: usize = 64;
+    for i in 0..CONNS {
+        echo_roundtrip(first.addr, vec![i as u8; 100]);
+    }
+    let accepted = [first, second].map(|server| {
+        let (status, out, err) = server.terminate();
+        assert!(status.success(), "status {status}; stderr: {err}");
+        let n = out
+            .split("accepted ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|n| n.parse::<usize>().ok())
+            .unwrap_or_else(|| panic!("no summary in {out:?}"));
+        n
+    });
+    assert_eq!(accepted.iter().sum::<usize>(), CONNS, "{accepted:?}");
+    assert!(
+        accepted.iter().all(|&n| n > 0),
+        "one server got none: {accepted:?}"
+    );
+}
+
 fn survives_emfile(mode: &str, extra: &[&str]) {
     let _w = Watchdog::new("echo_server EMFILE", Duration::from_secs(120));
     let server = Server::start(mode, extra, Some(32));

@@ -217,42 +217,72 @@ fn connect_to_a_closed_port_errors_cleanly() {
     assert_eq!(e.kind(), ErrorKind::InvalidInput);
 }
 
-rt_test!(
-    accept_is_woken_with_an_error_when_another_green_thread_drops_the_listener,
-    procs_1 = 1,
-    procs_2 = 2
-);
-fn accept_is_woken_with_an_error_when_another_green_thread_drops_the_listener(procs: usize) {
-    let _w = Watchdog::new("listener drop", Duration::from_secs(60));
-    {
-        let rt = runtime(procs);
-        rt.block_on(|| {
-            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-            let addr = listener.local_addr().unwrap();
-            let acceptors: Vec<_> = (0..3)
-                .map(|_| {
-                    let l = listener.try_clone().unwrap();
-                    greenrt::spawn(move || l.accept().map(|_| ()))
-                })
-                .collect();
-            for h in &acceptors {
-                wait_parked(h.thread(), WaitReason::NetRead);
-            }
-            // Dropped by a different green thread than the acceptors.
-            greenrt::spawn(move || drop(listener)).join().unwrap();
-            for h in acceptors {
-                let err = h.join().unwrap().unwrap_err();
-                assert_eq!(err.kind(), ErrorKind::NotConnected, "{err}");
-            }
-            // Nobody listens any more.
-            assert!(std::net::TcpStream::connect(addr).is_err());
-        });
-    }
+rt_test!(close_wakes_green_threads_accepting_on_every_clone);
+fn close_wakes_green_threads_accepting_on_every_clone(procs: usize) {
+    let _w = Watchdog::new("listener close", Duration::from_secs(60));
+    let rt = runtime(procs);
+    rt.block_on(|| {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        // Each acceptor owns a clone of its own, so only `close` can wake
+        // them: dropping a handle no longer does.
+        let acceptors: Vec<_> = (0..3)
+            .map(|_| {
+                let l = listener.try_clone().unwrap();
+                greenrt::spawn(move || l.accept().map(|_| ()))
+            })
+            .collect();
+        for h in &acceptors {
+            wait_parked(h.thread(), WaitReason::NetRead);
+        }
+        // Closed by a different green thread, through yet another clone.
+        let closer = listener.try_clone().unwrap();
+        greenrt::spawn(move || closer.close()).join().unwrap();
+        for h in acceptors {
+            let err = h.join().unwrap().unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::NotConnected, "{err}");
+        }
+        // Later accepts and clones fail too, and nobody listens any more.
+        let err = listener.accept().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotConnected, "{err}");
+        assert!(listener.try_clone().is_err());
+        assert!(std::net::TcpStream::connect(addr).is_err());
+        listener.close(); // a second close is harmless
+    });
+}
+
+rt_test!(dropping_one_listener_clone_leaves_the_others_accepting);
+fn dropping_one_listener_clone_leaves_the_others_accepting(procs: usize) {
+    let _w = Watchdog::new("listener clone drop", Duration::from_secs(60));
+    let rt = runtime(procs);
+    rt.block_on(|| {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let acceptor = {
+            let l = listener.try_clone().unwrap();
+            greenrt::spawn(move || l.accept().map(|(s, _)| s.peer_addr().unwrap()))
+        };
+        wait_parked(acceptor.thread(), WaitReason::NetRead);
+        // std semantics: a dropped clone (here by another green thread, while
+        // the acceptor is parked) is just one owner fewer.
+        let dropped = listener.try_clone().unwrap();
+        greenrt::spawn(move || drop(dropped)).join().unwrap();
+        let client = TcpStream::connect(addr).unwrap();
+        let seen = acceptor
+            .join()
+            .unwrap()
+            .expect("the parked accept succeeds");
+        assert_eq!(seen, client.local_addr().unwrap());
+        // The acceptor's own handle is gone now too; the last one still works.
+        let client = TcpStream::connect(addr).unwrap();
+        let (_, peer) = listener.accept().unwrap();
+        assert_eq!(peer, client.local_addr().unwrap());
+    });
 }
 
 #[test]
-fn a_thread_blocked_in_accept_outside_the_runtime_is_woken_by_drop_too() {
-    let _w = Watchdog::new("listener drop, OS thread", Duration::from_secs(60));
+fn a_thread_blocked_in_accept_outside_the_runtime_is_woken_by_close_too() {
+    let _w = Watchdog::new("listener close, OS thread", Duration::from_secs(60));
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let l = listener.try_clone().unwrap();
     let tid = Arc::new(AtomicUsize::new(0));
@@ -283,7 +313,7 @@ fn a_thread_blocked_in_accept_outside_the_runtime_is_woken_by_drop_too() {
         );
         std::thread::sleep(Duration::from_millis(1));
     }
-    drop(listener);
+    listener.close();
     let err = t.join().unwrap().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotConnected, "{err}");
 }

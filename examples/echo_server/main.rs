@@ -21,6 +21,10 @@
 //! cargo run --release --example echo_server -- --mode green --procs 1 --addr 127.0.0.1:7000
 //! ```
 //!
+//! With `--reuseport` the listener is bound with `SO_REUSEPORT`: start the
+//! server several times on one `--addr` (say one process per core, each
+//! `--procs 1`) and the kernel spreads the connections among them.
+//!
 //! On startup it prints `echo_server: listening on <addr> (...)` on stdout;
 //! with `--addr 127.0.0.1:0` that line carries the port the OS picked. A bad
 //! command line exits with status 2 and clap's one-line error.
@@ -29,6 +33,8 @@
 mod fd_limit;
 #[path = "../common/flags.rs"]
 mod flags;
+#[path = "../common/listen.rs"]
+mod listen;
 mod run;
 #[path = "../common/serve/mod.rs"]
 mod serve;
@@ -58,6 +64,10 @@ struct Args {
     /// else the CPU count)
     #[arg(long, value_name = "N", value_parser = ranged(1, greenrt::config::MAX_PROCS))]
     procs: Option<usize>,
+    /// Bind with SO_REUSEPORT, so several echo_server processes can listen
+    /// on one port and the kernel spreads connections among them
+    #[arg(long)]
+    reuseport: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -111,9 +121,9 @@ fn main() -> ExitCode {
         Ok(n) => eprintln!("echo_server: open-file limit {n}"),
         Err(e) => eprintln!("echo_server: cannot raise the open-file limit: {e}"),
     }
-    // greenrt's bind asks for the kernel's largest accept backlog, which a
-    // burst of 10 000 connects needs; the other modes take the socket over.
-    let listener = match greenrt::net::TcpListener::bind(&args.addr) {
+    // The kernel's largest accept backlog, which a burst of 10 000 connects
+    // needs; the other modes take the socket over.
+    let listener = match listen::listen(&args.addr, args.reuseport) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("echo_server: cannot listen on {}: {e}", args.addr);
@@ -123,12 +133,15 @@ fn main() -> ExitCode {
     let local = listener
         .local_addr()
         .map_or_else(|_| args.addr.clone(), |a| a.to_string());
-    let detail = match (args.mode, args.procs) {
+    let mut detail = match (args.mode, args.procs) {
         (Mode::Green, Some(p)) => format!("mode green, {p} procs"),
         (Mode::Green, None) => "mode green".to_string(),
         (Mode::EventLoop, _) => "mode event-loop".to_string(),
         (Mode::Thread, _) => "mode thread".to_string(),
     };
+    if args.reuseport {
+        detail.push_str(", SO_REUSEPORT");
+    }
     println!("echo_server: listening on {local} ({detail})");
     let _ = std::io::stdout().flush();
 

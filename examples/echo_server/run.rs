@@ -11,8 +11,8 @@ use crate::serve::{green, stop, threads};
 use crate::signals;
 
 /// `--mode green`: a runtime of its own (`procs` processors, else greenrt's
-/// default), the accept loop on it; a signal drops a clone of the listener,
-/// which wakes the parked `accept`.
+/// default), the accept loop on it; a signal closes the listener through a
+/// clone, which wakes the parked `accept`.
 pub fn green(listener: TcpListener, procs: Option<usize>) -> io::Result<()> {
     let mut builder = greenrt::Runtime::builder().thread_name("echo");
     if let Some(p) = procs {
@@ -20,7 +20,7 @@ pub fn green(listener: TcpListener, procs: Option<usize>) -> io::Result<()> {
     }
     let rt = builder.build()?;
     let closer = listener.try_clone()?;
-    signals::on_termination(move || drop(closer));
+    signals::on_termination(move || closer.close());
     rt.block_on(move || green::accept_loop(listener));
     // Dropping the runtime cancels every connection's green thread; their
     // stacks unwind and their sockets close.

@@ -3,7 +3,11 @@
 //!
 //! [`TcpListener`], [`TcpStream`] and [`UdpSocket`] have `std::net`'s names,
 //! signatures and semantics, so moving code onto green threads is a change of
-//! import. Write plain sequential code — one green thread per connection —
+//! import. [`TcpSocket`] (tokio's shape) sets the options that must come
+//! before `bind` or `connect`, such as `SO_REUSEPORT`. [`UnixStream`] and
+//! [`UnixListener`] do the same for `std::os::unix::net`, on [`PollFd`],
+//! which makes any non-blocking fd (a pipe, an eventfd, a child's stdio)
+//! green: its waits park the green thread until the netpoller sees it ready. Write plain sequential code — one green thread per connection —
 //! and the runtime multiplexes it: a call that cannot complete parks the
 //! calling green thread, its processor runs other green threads, and the
 //! netpoller (one `epoll` per runtime, via mio) makes it runnable again when
@@ -47,13 +51,12 @@
 //!
 //! # Several green threads, one socket
 //! `try_clone` gives another handle to the same socket (one fd, one netpoller
-//! registration), e.g. for a reader and a writer green thread. For streams
-//! and UDP sockets, handles are independent owners as in `std`: the socket
-//! closes with the last one, and `TcpStream::shutdown` is how one green
-//! thread makes another's blocked read or write return. For listeners,
-//! dropping any handle closes the listener and wakes every green thread
-//! blocked in `accept` with an error (Go's `Listener.Close`); see
-//! [`TcpListener::try_clone`].
+//! registration), e.g. for a reader and a writer green thread. Handles are
+//! independent owners as in `std`: the socket closes with the last one.
+//! `TcpStream::shutdown` is how one green thread makes another's blocked
+//! read or write return, and [`TcpListener::close`] how it stops another's
+//! `accept` (Go's `Listener.Close`: every green thread blocked in `accept`
+//! on any handle wakes with an error).
 //!
 //! # Name resolution
 //! Every function taking a `ToSocketAddrs` resolves it like `std`, but runs
@@ -97,13 +100,22 @@ macro_rules! socket_fd_impls {
 
 mod addr;
 mod os_wait;
+mod poll_fd;
 mod resolve;
+mod sockaddr;
 mod socket;
 mod tcp_listener;
+mod tcp_socket;
 mod tcp_stream;
 mod udp;
+mod unix_listener;
+mod unix_stream;
 
+pub use poll_fd::PollFd;
 pub use resolve::{lookup_host, to_socket_addrs};
 pub use tcp_listener::{Incoming, TcpListener};
+pub use tcp_socket::TcpSocket;
 pub use tcp_stream::TcpStream;
 pub use udp::UdpSocket;
+pub use unix_listener::{UnixIncoming, UnixListener};
+pub use unix_stream::UnixStream;

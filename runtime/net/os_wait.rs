@@ -54,3 +54,31 @@ pub(crate) fn wait(fd: RawFd, dir: Direction, deadline: Option<Instant>) -> io::
         }
     }
 }
+
+/// True when `fd` is ready for `dir` (or has an error or hang-up) right
+/// now: `poll(2)` with a zero timeout, the level-triggered check that lets
+/// a readiness wait start from the fd's state instead of a past syscall.
+pub(crate) fn ready_now(fd: RawFd, dir: Direction) -> io::Result<bool> {
+    let events = match dir {
+        Direction::Read => libc::POLLIN,
+        Direction::Write => libc::POLLOUT,
+    };
+    loop {
+        let mut pfd = libc::pollfd {
+            fd,
+            events,
+            revents: 0,
+        };
+        // SAFETY: as in `wait`: one valid, exclusively borrowed pollfd.
+        match unsafe { libc::poll(&mut pfd, 1, 0) } {
+            0 => return Ok(false),
+            r if r > 0 => return Ok(true),
+            _ => {
+                let e = io::Error::last_os_error();
+                if e.kind() != io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
+        }
+    }
+}

@@ -31,7 +31,7 @@
 //! not the fd). The fd is deregistered and closed when the last handle goes.
 //! [`Socket::close`] closes a socket *for every handle* while others still
 //! hold it: Gs parked on it wake and fail instead of hanging. Only
-//! `TcpListener` uses it (see its `try_clone` docs for why).
+//! `TcpListener::close` uses it (see its docs for why).
 
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
@@ -238,12 +238,12 @@ impl<S: AsRawFd> Socket<S> {
         Ok(self.reg.get_or_init(|| Registration { sched, desc }))
     }
 
-    /// Fails once the socket was closed through another handle.
+    /// Fails once the socket was [`close`](Self::close)d through any handle.
     pub(crate) fn check_open(&self) -> io::Result<()> {
         if self.closed.load(Ordering::Acquire) {
             return Err(io::Error::new(
                 io::ErrorKind::NotConnected,
-                "greenrt: socket closed by another handle",
+                "greenrt: socket closed (`close` was called on one of its handles)",
             ));
         }
         Ok(())

@@ -1,6 +1,6 @@
 //! `TcpListener`: accepts TCP connections, parking only the green thread
-//! (`std::net::TcpListener`'s API and semantics, plus Go's "close wakes the
-//! acceptor").
+//! (`std::net::TcpListener`'s API and semantics, plus Go's `Listener.Close`
+//! as an explicit [`TcpListener::close`]).
 
 use std::fmt;
 use std::io;
@@ -43,17 +43,19 @@ use crate::sched::Direction;
 /// ```
 ///
 /// # Closing
-/// Dropping *any* handle (see [`try_clone`](Self::try_clone)) closes the
-/// listener for all of them: green threads blocked in `accept` on another
-/// handle wake with an [`io::ErrorKind::NotConnected`] error, and later
-/// `accept`s fail the same way. This is how a server stops its accept loop
-/// from elsewhere — Go's `Listener.Close`.
+/// As in `std`, every handle (see [`try_clone`](Self::try_clone)) is an
+/// independent owner: dropping one leaves the others accepting, and the
+/// socket closes with the last. To stop an accept loop from elsewhere —
+/// Go's `Listener.Close` — call [`close`](Self::close) on any handle: green
+/// threads (and OS threads) blocked in `accept` on every handle wake with an
+/// [`io::ErrorKind::NotConnected`] error, and later `accept`s fail the same
+/// way.
 pub struct TcpListener {
     inner: Arc<Socket<mio::net::TcpListener>>,
 }
 
 impl TcpListener {
-    fn from_mio(l: mio::net::TcpListener) -> TcpListener {
+    pub(crate) fn from_mio(l: mio::net::TcpListener) -> TcpListener {
         TcpListener {
             inner: Socket::new(l, Interest::READABLE),
         }
@@ -119,21 +121,34 @@ impl TcpListener {
         Ok(())
     }
 
-    /// Another handle to this listener, for example for a green thread that
-    /// will stop the accept loop by dropping it.
+    /// Another handle to this listener, for example for a second accepting
+    /// green thread, or for one that will [`close`](Self::close) it.
     ///
-    /// Unlike `std` (where clones are independent `dup`s of the fd),
-    /// dropping any handle closes the listener for every handle; see
-    /// [Closing](Self#closing). A listener has no half-close and no data to
-    /// drain, so "stop accepting" is the only thing a second owner can want
-    /// to do to it, and with green threads there is otherwise no way to wake
-    /// a green thread parked in `accept` — on Linux, closing a listening fd
-    /// does not even wake a thread blocked in `accept(2)`.
+    /// As in `std`, handles are independent owners: dropping one does not
+    /// disturb a green thread accepting on another, and the socket closes
+    /// with the last handle. Unlike `std`, clones share one file descriptor
+    /// and one netpoller registration instead of `dup`ing the fd. A clone of
+    /// a [`close`](Self::close)d listener is an error.
     pub fn try_clone(&self) -> io::Result<TcpListener> {
         self.inner.check_open()?;
         Ok(TcpListener {
             inner: self.inner.clone(),
         })
+    }
+
+    /// Stops the listener for every handle (Go's `Listener.Close`): each
+    /// green thread or OS thread blocked in [`accept`](Self::accept) on any
+    /// handle wakes and fails with [`io::ErrorKind::NotConnected`], and so
+    /// does every later `accept`; new connections are refused. Closing twice
+    /// is harmless.
+    ///
+    /// This exists because dropping a handle cannot do it: the thread parked
+    /// in `accept` holds a handle of its own, and on Linux even closing a
+    /// listening fd does not wake a thread blocked in `accept(2)`. The fd
+    /// itself stays open until the last handle is dropped, so its number is
+    /// never reused under a parked green thread.
+    pub fn close(&self) {
+        self.inner.close();
     }
 
     /// Adopts a listening `std` socket (switching its fd to non-blocking).
@@ -154,8 +169,8 @@ impl TcpListener {
         let fd = self.inner.get().as_fd().try_clone_to_owned()?;
         let listener = std::net::TcpListener::from(fd);
         listener.set_nonblocking(false)?;
-        // Dropping `self` now only closes our fd, not the socket: the
-        // last-handle drop does not `close` (see `Drop`).
+        // Dropping `self` now only closes our fd; the socket lives on in
+        // the new one.
         Ok(listener)
     }
 }
@@ -171,17 +186,6 @@ fn max_backlog() -> i32 {
             // Kernels before 4.1 keep the backlog in 16 bits.
             .map_or(libc::SOMAXCONN, |n| n.min(u16::MAX as i32))
     })
-}
-
-impl Drop for TcpListener {
-    fn drop(&mut self) {
-        // The last handle just closes the fd (keeping a listener that was
-        // moved out by `into_std` alive through its new fd); any other
-        // handle closes the listener for all of them.
-        if Arc::strong_count(&self.inner) > 1 {
-            self.inner.close();
-        }
-    }
 }
 
 /// The iterator returned by [`TcpListener::incoming`]. Never returns `None`.

@@ -186,26 +186,34 @@ impl TcpStream {
 
 /// Connects to one address; `deadline` bounds the handshake.
 fn connect_one(addr: SocketAddr, deadline: Option<Instant>) -> io::Result<TcpStream> {
-    let stream = TcpStream::from_mio(mio::net::TcpStream::connect(addr)?);
-    let sock = &stream.inner;
-    loop {
-        let seen = sock.readiness(Direction::Write);
-        // A non-blocking connect finishes when the socket turns writable;
-        // SO_ERROR then says whether it failed, and a peer address whether
-        // it is still in progress.
-        if let Some(e) = sock.get().take_error()? {
-            return Err(e);
-        }
-        match sock.get().peer_addr() {
-            Ok(_) => return Ok(stream),
-            Err(e) if e.kind() == io::ErrorKind::NotConnected => {}
-            Err(e) => return Err(e),
-        }
-        if sock.wait(Direction::Write, seen, deadline)? == Wait::TimedOut {
-            return Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "connection timed out",
-            ));
+    TcpStream::from_mio(mio::net::TcpStream::connect(addr)?).finish_connect(deadline)
+}
+
+impl TcpStream {
+    /// Waits (parking a green thread) until the non-blocking connect
+    /// started on this socket completes; `deadline` bounds the handshake.
+    pub(crate) fn finish_connect(self, deadline: Option<Instant>) -> io::Result<TcpStream> {
+        let stream = self;
+        let sock = &stream.inner;
+        loop {
+            let seen = sock.readiness(Direction::Write);
+            // A non-blocking connect finishes when the socket turns writable;
+            // SO_ERROR then says whether it failed, and a peer address whether
+            // it is still in progress.
+            if let Some(e) = sock.get().take_error()? {
+                return Err(e);
+            }
+            match sock.get().peer_addr() {
+                Ok(_) => return Ok(stream),
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => {}
+                Err(e) => return Err(e),
+            }
+            if sock.wait(Direction::Write, seen, deadline)? == Wait::TimedOut {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "connection timed out",
+                ));
+            }
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The green design: one green thread per connection, written as plain
 //! blocking code on `greenrt::net`. The accept loop is a green thread too;
-//! a stop closes it by dropping a clone of the listener, which wakes the
-//! parked `accept` with an error (greenrt's listener-close semantics).
+//! a stop closes it through a clone of the listener (`TcpListener::close`),
+//! which wakes the parked `accept` with an error.
 //!
 //! [`accept_loop`] runs on whatever runtime calls it, so a program can serve
 //! echo beside its own green threads (happycoin `--serve` mines on the same
