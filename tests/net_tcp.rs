@@ -33,6 +33,10 @@ fn echo(mut s: TcpStream) -> usize {
     total
 }
 
+// Also the check of the netpoll arm/fire handshake (a reader arms its wait
+// while the poller fires readiness): a SeqCst store-buffering pairing, which
+// loom does not model, so it has no loom model (docs/ARCHITECTURE.md,
+// "Model-checked protocols"); this stress test is its check.
 /// `conns` connections, all open at once (a latch holds each until every
 /// one has connected), each sending one random payload (sizes log-uniform up
 /// to 1 MiB) from a writer green thread while a reader green thread on a

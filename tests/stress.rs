@@ -32,6 +32,11 @@ fn tree(depth: u32, fan: u32, seed: u64) -> u64 {
     1 + kids.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
 }
 
+// Also the check of invariant 2 (no stranded G: the `wakep` handshake of
+// sched/mod.rs). That handshake relies on SeqCst store buffering, which loom
+// does not model (it treats SeqCst as AcqRel), so it has no loom model
+// (docs/ARCHITECTURE.md, "Model-checked protocols"): this stress test, run
+// at procs 1/2/4 with `GREENRT_STRESS_ITERS` for more, is its check.
 rt_test!(spawn_trees_with_yields_and_sleeps);
 fn spawn_trees_with_yields_and_sleeps(procs: usize) {
     let iters = stress(5);

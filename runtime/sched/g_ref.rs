@@ -17,7 +17,6 @@ use std::fmt;
 use std::mem::ManuallyDrop;
 use std::ops::Deref;
 use std::ptr::NonNull;
-use std::sync::atomic::{fence, Ordering};
 
 use super::g_alloc::{BlockCache, GlobalBlocks};
 use super::green_thread::{GreenThread, GreenThreadWith, Task};
@@ -110,7 +109,7 @@ impl GRef {
         blocks: &GlobalBlocks,
         cache: Option<&mut BlockCache>,
     ) -> (GRef, GRef) {
-        debug_assert_eq!(g.g.refs.load(Ordering::Relaxed), 2);
+        debug_assert_eq!(g.g.refs.get(), 2);
         let p = blocks
             .alloc(cache, Layout::new::<GreenThreadWith<B>>())
             .cast::<GreenThreadWith<B>>();
@@ -126,14 +125,8 @@ impl GRef {
     /// `g` must point at a live G kept alive by some `GRef` for the duration
     /// of this call.
     pub(crate) unsafe fn clone_from_ptr(g: NonNull<GreenThread>) -> GRef {
-        // SAFETY: per the contract, the G is alive. Relaxed suffices, as for
-        // `Arc`: the new reference is derived from an existing one, which
-        // already orders everything before it.
-        let old = unsafe { g.as_ref() }.refs.fetch_add(1, Ordering::Relaxed);
-        if old > isize::MAX as usize {
-            // Billions of leaked references: give up like `Arc` does.
-            std::process::abort();
-        }
+        // SAFETY: per the contract, the G is alive.
+        unsafe { g.as_ref() }.refs.acquire();
         GRef(g)
     }
 
@@ -203,12 +196,11 @@ impl Clone for GRef {
 impl Drop for GRef {
     #[inline]
     fn drop(&mut self) {
-        // Release/Acquire as in `Arc`: every use of the G through any
-        // reference happens before its destruction.
-        if self.refs.fetch_sub(1, Ordering::Release) != 1 {
+        // Every use of the G through any reference happens before its
+        // destruction (`ref_count.rs`).
+        if !self.refs.release() {
             return;
         }
-        fence(Ordering::Acquire);
         // SAFETY: that was the last reference; the vtable was made for the
         // allocation's real type.
         unsafe { (self.vtable.destroy)(self.0) }

@@ -16,7 +16,8 @@
 //! path ~10% longer.)
 //!
 //! # The park protocol
-//! `state` is a three-valued atomic:
+//! `state` is a three-valued atomic (`park_state.rs`, model-checked with
+//! loom):
 //!
 //! * `RUNNING`  — running, or runnable in some queue;
 //! * `PARKED`   — switched out and waiting for `wake`;
@@ -31,7 +32,7 @@
 //! `wake` moves `PARKED → RUNNING` and tells its caller to queue the G, or
 //! turns `RUNNING` (or `NOTIFIED`) into `NOTIFIED` — always with a
 //! read-modify-write, so that whatever the waker published before waking is
-//! visible to the G once it consumes the permit (see [`GreenThread::wake`]).
+//! visible to the G once it consumes the permit (see `ParkState::wake`).
 //!
 //! # Where a G switches
 //! A switch is a `ret` onto another stack, and the CPU predicts returns
@@ -53,13 +54,15 @@
 
 use std::cell::{Cell, UnsafeCell};
 use std::mem::ManuallyDrop;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 
 use super::stack::GreenStack;
 use corosensei::{Coroutine, Yielder};
 
 use super::g_ref::{TaskVtable, VtableOf};
+use super::park_state::ParkState;
+use super::ref_count::RefCount;
 use super::scheduler::Scheduler;
 use super::wait_reason::WaitReason;
 
@@ -98,10 +101,6 @@ pub(crate) enum Body {
     Done,
 }
 
-const RUNNING: u8 = 0;
-const PARKED: u8 = 1;
-const NOTIFIED: u8 = 2;
-
 /// A G and its task in one allocation. `repr(C)`: the header comes first, so
 /// a pointer to the whole is a pointer to the header (`g_ref.rs` relies on it).
 #[repr(C)]
@@ -115,17 +114,20 @@ pub(crate) struct GreenThread {
     pub(crate) vtable: &'static TaskVtable,
     id: u64,
     name: Option<Box<str>>,
-    state: AtomicU8,
+    /// The park protocol's state (`park_state.rs`, model-checked).
+    state: ParkState,
     wait_reason: AtomicU8,
-    /// Set when the runtime unwinds this G at shutdown, so the join slot can
-    /// say "cancelled" instead of exposing corosensei's internal payload.
+    /// Set when this G's cancellation began (shutdown unwinds its stack or
+    /// drops its unrun closure), so the join slot can say "cancelled", and
+    /// its waits follow the cancelled rules (`sched/shutdown.rs`).
     cancelled: AtomicBool,
     /// The G's runtime. Its own drop leaves this alone: `g_ref::destroy`
     /// takes it out first, to put the G's memory back into that runtime's
     /// block lists before letting go of it.
     pub(super) sched: ManuallyDrop<Arc<Scheduler>>,
-    /// References held by `GRef`s (see `g_ref.rs`).
-    pub(super) refs: AtomicUsize,
+    /// References held by `GRef`s (see `g_ref.rs`; `ref_count.rs`,
+    /// model-checked).
+    pub(super) refs: RefCount,
     /// Only touched by the M that currently runs this G (or by shutdown after
     /// every M has stopped); the park protocol gives that M exclusive access.
     body: UnsafeCell<Body>,
@@ -174,13 +176,13 @@ impl GreenThread {
             vtable,
             id,
             name,
-            state: AtomicU8::new(RUNNING),
+            state: ParkState::new(),
             wait_reason: AtomicU8::new(WaitReason::None as u8),
             cancelled: AtomicBool::new(false),
             sched: ManuallyDrop::new(sched),
             // One reference for the run queue, one for the join handle
             // (`GRef::new_pair`).
-            refs: AtomicUsize::new(2),
+            refs: RefCount::new(2),
             body: UnsafeCell::new(Body::Fresh),
             yielder: Cell::new(std::ptr::null()),
             registry_slot: Cell::new(usize::MAX),
@@ -211,6 +213,13 @@ impl GreenThread {
         self.cancelled.load(Ordering::Relaxed)
     }
 
+    /// True when this G's runtime is shutting down and the G has not begun
+    /// its cancellation yet: it must begin it now (`sched/shutdown.rs`).
+    #[inline]
+    pub(crate) fn must_begin_cancel(&self) -> bool {
+        self.sched.is_cancelling() && !self.is_cancelled()
+    }
+
     /// Exclusive access to the body.
     ///
     /// # Safety
@@ -230,15 +239,14 @@ impl GreenThread {
     /// Switches from this G (which must be the running one, on its own stack)
     /// back to its M with `req`.
     ///
-    /// A G being unwound by shutdown never switches: the unwind runs its
-    /// destructors, and a suspend inside one would make corosensei throw
-    /// again from within a destructor that is already unwinding (an abort).
-    /// So runtime calls made by those destructors return at once (a park
-    /// returns as if spuriously woken).
+    /// Once shutdown has begun, a G that has not begun its cancellation
+    /// begins it here, before or after the switch, by unwinding from this
+    /// call (`sched/shutdown.rs`); during that unwind it switches normally,
+    /// so a destructor that waits parks like any G.
     #[inline]
     pub(crate) fn switch_out(&self, req: SwitchRequest) {
-        if self.cancelled.load(Ordering::Relaxed) {
-            return;
+        if self.must_begin_cancel() {
+            super::shutdown::begin_cancel_unwind(self);
         }
         if self.in_syscall.get() {
             panic!(
@@ -251,25 +259,30 @@ impl GreenThread {
         if y.is_null() {
             no_coroutine(self.id);
         }
+        // std's panic count is per OS thread: a G unwinding moves its share
+        // with it (`panic_count.rs`).
+        let carried = if std::thread::panicking() {
+            super::panic_count::leave_thread()
+        } else {
+            0
+        };
         // SAFETY: `yielder` was set when this G's coroutine started and points
         // into that coroutine's stack, which lives until the body returns. We
         // are executing on that stack right now (the caller is the running G).
-        unsafe { (*y).suspend(req) }
+        unsafe { (*y).suspend(req) };
+        if carried != 0 {
+            super::panic_count::enter_thread(carried);
+        }
+        if self.must_begin_cancel() {
+            super::shutdown::begin_cancel_unwind(self);
+        }
     }
 
     /// Parks the running G until `wake` (or a leftover permit). Must be called
     /// by the G itself. Inlined into the waiting frame (module docs).
     #[inline(always)]
     pub(crate) fn park(&self, reason: WaitReason) {
-        // A leftover permit is rare: test for it with a plain load before
-        // paying for a CAS. A wake that lands after the load is not lost —
-        // it makes `commit_park` fail and the G resume at once.
-        if self.state.load(Ordering::Relaxed) == NOTIFIED
-            && self
-                .state
-                .compare_exchange(NOTIFIED, RUNNING, Ordering::Acquire, Ordering::Relaxed)
-                .is_ok()
-        {
+        if self.state.take_permit() {
             return;
         }
         self.wait_reason.store(reason as u8, Ordering::Relaxed);
@@ -282,51 +295,14 @@ impl GreenThread {
     /// when the G is now parked (the M must forget it), `false` when a wake
     /// raced in and the G must be resumed at once.
     pub(crate) fn commit_park(&self) -> bool {
-        match self
-            .state
-            .compare_exchange(RUNNING, PARKED, Ordering::AcqRel, Ordering::Acquire)
-        {
-            Ok(_) => true,
-            Err(_) => {
-                // NOTIFIED: consume the permit and keep running. A swap, not
-                // a store: it must read the latest waker's write (see
-                // `wake`), so that the condition that waker published is
-                // visible when the G re-checks it.
-                let prev = self.state.swap(RUNNING, Ordering::AcqRel);
-                debug_assert_eq!(prev, NOTIFIED);
-                false
-            }
-        }
+        self.state.commit_park()
     }
 
     /// Wakes the G. Returns `true` when the caller must make it runnable
-    /// (it was parked); `false` when it was running and now holds a permit.
-    ///
-    /// Always a read-modify-write, even when a permit is already pending
-    /// (NOTIFIED → NOTIFIED). A waker publishes its condition, then wakes;
-    /// the G consumes a permit, then re-checks the condition. Returning on a
-    /// plain load of NOTIFIED let the waker's load pass its own earlier
-    /// store (store buffering): the G could consume that *older* permit,
-    /// re-check before the new condition was visible, and park for good —
-    /// a lost wake-up seen as a rare hang of `select_stress_exactly_once`.
-    /// Written with release, every wake heads a release sequence that the
-    /// G's acquiring consume (the CAS in `park`, the swap in `commit_park`)
-    /// synchronizes with, whichever permit it consumes.
+    /// (it was parked); `false` when it was running and now holds a permit
+    /// (`ParkState::wake` says why it is always a read-modify-write).
     pub(crate) fn wake(&self) -> bool {
-        let mut s = self.state.load(Ordering::Relaxed);
-        loop {
-            let next = match s {
-                PARKED => RUNNING,
-                _ => NOTIFIED,
-            };
-            match self
-                .state
-                .compare_exchange_weak(s, next, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) => return s == PARKED,
-                Err(actual) => s = actual,
-            }
-        }
+        self.state.wake()
     }
 
     /// Marks the G as cancelled by shutdown (see `cancelled`).

@@ -19,6 +19,7 @@ use crossbeam_deque::{Stealer, Worker};
 use super::g_alloc::BlockCache;
 use super::g_ref::GRef;
 use super::green_thread::GreenThread;
+use super::syscall_slot::SyscallSlot;
 
 /// The steal-side view of a P, shared with every M.
 pub(crate) struct ProcessorShared {
@@ -33,7 +34,7 @@ pub(crate) struct ProcessorShared {
     /// While the P's M is in a syscall: the P itself, parked here so that
     /// sysmon can take it (one `swap`) and hand it to another M, or the M can
     /// take it back on return (the same `swap`: whoever gets non-null owns it).
-    pub(crate) syscall_slot: AtomicPtr<Processor>,
+    pub(crate) syscall_slot: SyscallSlot<Processor>,
     /// Counts syscall entries, so sysmon can tell a long syscall from a new one.
     pub(crate) syscall_tick: AtomicU64,
     /// Gs started / finished on this P (owner-written; a G may start on one P
@@ -127,7 +128,7 @@ impl Processor {
             runnext: RunNext::new(),
             schedtick: AtomicU32::new(0),
             preempt: AtomicBool::new(false),
-            syscall_slot: AtomicPtr::new(ptr::null_mut()),
+            syscall_slot: SyscallSlot::new(),
             syscall_tick: AtomicU64::new(0),
             started: AtomicU64::new(0),
             finished: AtomicU64::new(0),

@@ -72,7 +72,9 @@ impl InSyscall {
         shared
             .syscall_tick
             .store(tick.wrapping_add(1), Ordering::Relaxed);
-        shared.syscall_slot.store(p, Ordering::Release);
+        // SAFETY: `p` is this M's owned P (a `Box::into_raw` pointer, as
+        // every P the context holds); the context gives it up just below.
+        unsafe { shared.syscall_slot.put(p) };
         ctx_ref.p.set(std::ptr::null_mut());
         g_ref.in_syscall.set(true);
         Some(InSyscall {
@@ -96,12 +98,9 @@ impl InSyscall {
         let (ctx_ref, g, sched, shared) =
             unsafe { (&*ctx, self.g.as_ref(), &*self.sched, &*self.shared) };
         g.in_syscall.set(false);
-        let back = shared
-            .syscall_slot
-            .swap(std::ptr::null_mut(), Ordering::AcqRel);
-        if !back.is_null() {
+        if let Some(back) = shared.syscall_slot.take() {
             // Fast path: nobody took the P.
-            lend_to_running_g(ctx_ref, shared, back, self.g);
+            lend_to_running_g(ctx_ref, shared, Box::into_raw(back), self.g);
         } else if let Some(p) = sched.take_idle_p() {
             let shared: &ProcessorShared = &sched.ps[p.id];
             lend_to_running_g(ctx_ref, shared, Box::into_raw(p), self.g);

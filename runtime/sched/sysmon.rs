@@ -294,7 +294,7 @@ impl Sysmon {
             let seen = &mut self.seen[i];
             // Syscalls.
             let tick = ps.syscall_tick.load(Ordering::Acquire);
-            if !ps.syscall_slot.load(Ordering::Acquire).is_null() {
+            if !ps.syscall_slot.is_empty() {
                 if seen.syscall_tick != tick {
                     seen.syscall_tick = tick;
                     seen.syscall_since = now;
@@ -308,12 +308,7 @@ impl Sysmon {
                     if age >= SYSCALL_RETAKE_AFTER
                         && (!nothing_waits || age >= SYSCALL_RETAKE_ALWAYS_AFTER)
                     {
-                        let raw = ps.syscall_slot.swap(std::ptr::null_mut(), Ordering::AcqRel);
-                        if !raw.is_null() {
-                            // SAFETY: a non-null slot holds an owned P put
-                            // there by `syscall` (`Box::into_raw`); the swap
-                            // made us its only owner.
-                            let p = unsafe { Box::from_raw(raw) };
+                        if let Some(p) = ps.syscall_slot.take() {
                             sched
                                 .counters
                                 .syscall_handoffs

@@ -36,11 +36,11 @@
 //! channel operations use a leaner, lock-protected variant of this
 //! protocol: `channel/entry.rs`, `Slot`.)
 
-use std::cell::UnsafeCell;
 use std::mem::ManuallyDrop;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
+use crate::sched::loom::atomic::{AtomicUsize, Ordering};
+use crate::sched::loom::UnsafeCell;
 use crate::sched::park::{self, Unparker};
 use crate::sched::WaitReason;
 
@@ -59,10 +59,14 @@ fn is_published(s: usize) -> bool {
 }
 
 /// One blocked G or OS thread; see the module docs for the protocol.
-pub(crate) struct Waiter {
+///
+/// `U` is what wakes the owner: always an [`Unparker`] in the runtime; the
+/// loom model below puts a counting stand-in there, so that it checks this
+/// very claim/publish/abort code.
+pub(crate) struct Waiter<U = Unparker> {
     state: AtomicUsize,
     /// Present until published; then moved out by the publisher.
-    unparker: UnsafeCell<ManuallyDrop<Unparker>>,
+    unparker: UnsafeCell<ManuallyDrop<U>>,
 }
 
 // SAFETY: `state` is atomic. `unparker` (an `Unparker` is `Send + Sync`) is
@@ -71,41 +75,14 @@ pub(crate) struct Waiter {
 // `new_claimed` waiter, the one partner it was handed to) — which takes it
 // before the publishing store, and finally by `Drop` (exclusive access)
 // only if nobody published.
-unsafe impl Send for Waiter {}
+unsafe impl<U: Send + Sync> Send for Waiter<U> {}
 // SAFETY: see `Send`.
-unsafe impl Sync for Waiter {}
+unsafe impl<U: Send + Sync> Sync for Waiter<U> {}
 
 impl Waiter {
     /// A waiter for the calling G (or OS thread), not yet claimed.
     pub(crate) fn new() -> Waiter {
-        Waiter {
-            state: AtomicUsize::new(WAITING),
-            unparker: UnsafeCell::new(ManuallyDrop::new(Unparker::current())),
-        }
-    }
-
-    /// A waiter that is already claimed for `op`, waking `unparker`: it sits
-    /// in no queue and waits for one known party to publish.
-    pub(crate) fn new_claimed(op: usize, unparker: Unparker) -> Waiter {
-        Waiter {
-            state: AtomicUsize::new(claimed(op)),
-            unparker: UnsafeCell::new(ManuallyDrop::new(unparker)),
-        }
-    }
-
-    /// True while nobody has claimed or aborted it.
-    #[inline]
-    pub(crate) fn is_waiting(&self) -> bool {
-        self.state.load(Ordering::Acquire) == WAITING
-    }
-
-    /// Claims the waiter for operation `op`. Exactly one claim (or abort)
-    /// ever succeeds; the winner must then [`publish`](Self::publish).
-    #[inline]
-    pub(crate) fn try_claim(&self, op: usize) -> bool {
-        self.state
-            .compare_exchange(WAITING, claimed(op), Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
+        Waiter::waking(Unparker::current())
     }
 
     /// Lets the owner run: everything the claimer wrote before this call is
@@ -116,55 +93,6 @@ impl Waiter {
     #[inline]
     pub(crate) fn publish(&self) {
         self.publish_deferring_wake().unpark_owned();
-    }
-
-    /// Publishes like [`publish`](Self::publish) but hands the wake to the
-    /// caller: under a lock, publish, and wake (`Unparker::unpark_owned`)
-    /// after unlocking, so that neither the wake nor the drop of the
-    /// unparker's G reference happens under the lock.
-    #[inline]
-    pub(crate) fn publish_deferring_wake(&self) -> Unparker {
-        // Only the claimer changes a claimed state, so a load and a store
-        // suffice (no read-modify-write).
-        let s = self.state.load(Ordering::Relaxed);
-        debug_assert!(s >= 2 && s & READY_BIT == 0, "publish without a claim");
-        // SAFETY: we hold the claim, so we are the only publisher, and the
-        // unparker is still present (it leaves only here). The owner does not
-        // read it. After the store below we never touch `self` again.
-        let unparker = unsafe { ManuallyDrop::take(&mut *self.unparker.get()) };
-        self.state.store(s | READY_BIT, Ordering::Release);
-        unparker
-    }
-
-    /// The owner withdraws (deadline passed, or it found an operation ready
-    /// by itself). Fails if a waker claimed it first.
-    #[inline]
-    pub(crate) fn try_abort(&self) -> bool {
-        self.state
-            .compare_exchange(WAITING, ABORTED, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-    }
-
-    /// The operation it was claimed for, published or not.
-    #[inline]
-    pub(crate) fn claimed_op(&self) -> Option<usize> {
-        match self.state.load(Ordering::Acquire) {
-            WAITING | ABORTED => None,
-            s => Some((s - 2) / 2),
-        }
-    }
-
-    /// True once published: whatever was handed over is the owner's.
-    #[inline]
-    pub(crate) fn is_published(&self) -> bool {
-        is_published(self.state.load(Ordering::Acquire))
-    }
-
-    /// The published operation, if any.
-    #[inline]
-    fn ready_op(&self) -> Option<usize> {
-        let s = self.state.load(Ordering::Acquire);
-        is_published(s).then(|| (s - 3) / 2)
     }
 
     /// Waits until published; returns the operation it was claimed for.
@@ -204,12 +132,206 @@ impl Waiter {
     }
 }
 
-impl Drop for Waiter {
+impl<U> Waiter<U> {
+    /// A waiter, not yet claimed, that wakes `unparker`.
+    fn waking(unparker: U) -> Waiter<U> {
+        Waiter {
+            state: AtomicUsize::new(WAITING),
+            unparker: UnsafeCell::new(ManuallyDrop::new(unparker)),
+        }
+    }
+
+    /// A waiter that is already claimed for `op`, waking `unparker`: it sits
+    /// in no queue and waits for one known party to publish.
+    pub(crate) fn new_claimed(op: usize, unparker: U) -> Waiter<U> {
+        Waiter {
+            state: AtomicUsize::new(claimed(op)),
+            unparker: UnsafeCell::new(ManuallyDrop::new(unparker)),
+        }
+    }
+
+    /// True while nobody has claimed or aborted it.
+    #[inline]
+    pub(crate) fn is_waiting(&self) -> bool {
+        self.state.load(Ordering::Acquire) == WAITING
+    }
+
+    /// Claims the waiter for operation `op`. Exactly one claim (or abort)
+    /// ever succeeds; the winner must then [`publish`](Self::publish).
+    #[inline]
+    pub(crate) fn try_claim(&self, op: usize) -> bool {
+        self.state
+            .compare_exchange(WAITING, claimed(op), Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// Publishes like [`publish`](Self::publish) but hands the wake to the
+    /// caller: under a lock, publish, and wake (`Unparker::unpark_owned`)
+    /// after unlocking, so that neither the wake nor the drop of the
+    /// unparker's G reference happens under the lock.
+    #[inline]
+    pub(crate) fn publish_deferring_wake(&self) -> U {
+        // Only the claimer changes a claimed state, so a load and a store
+        // suffice (no read-modify-write).
+        let s = self.state.load(Ordering::Relaxed);
+        debug_assert!(s >= 2 && s & READY_BIT == 0, "publish without a claim");
+        // SAFETY: we hold the claim, so we are the only publisher, and the
+        // unparker is still present (it leaves only here). The owner does not
+        // read it. After the store below we never touch `self` again.
+        let unparker = self
+            .unparker
+            .with_mut(|u| unsafe { ManuallyDrop::take(&mut *u) });
+        self.state.store(s | READY_BIT, Ordering::Release);
+        unparker
+    }
+
+    /// The owner withdraws (deadline passed, or it found an operation ready
+    /// by itself). Fails if a waker claimed it first.
+    #[inline]
+    pub(crate) fn try_abort(&self) -> bool {
+        self.state
+            .compare_exchange(WAITING, ABORTED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// The operation it was claimed for, published or not.
+    #[inline]
+    pub(crate) fn claimed_op(&self) -> Option<usize> {
+        match self.state.load(Ordering::Acquire) {
+            WAITING | ABORTED => None,
+            s => Some((s - 2) / 2),
+        }
+    }
+
+    /// True once published: whatever was handed over is the owner's.
+    #[inline]
+    pub(crate) fn is_published(&self) -> bool {
+        is_published(self.state.load(Ordering::Acquire))
+    }
+
+    /// The published operation, if any.
+    #[inline]
+    fn ready_op(&self) -> Option<usize> {
+        let s = self.state.load(Ordering::Acquire);
+        is_published(s).then(|| (s - 3) / 2)
+    }
+}
+
+impl<U> Drop for Waiter<U> {
     fn drop(&mut self) {
-        if !is_published(*self.state.get_mut()) {
+        // Relaxed: `&mut self` means every other party is done with it.
+        if !is_published(self.state.load(Ordering::Relaxed)) {
             // SAFETY: nobody published, so the unparker was never moved out;
             // `&mut self` gives exclusive access, and it is dropped once.
-            unsafe { ManuallyDrop::drop(self.unparker.get_mut()) }
+            self.unparker
+                .with_mut(|u| unsafe { ManuallyDrop::drop(&mut *u) })
         }
+    }
+}
+
+/// Model checks (`RUSTFLAGS="--cfg loom" cargo test --lib loom`; see
+/// `.ci/run`) of claim/publish/abort on the real `Waiter`, with a counting
+/// stand-in for the `Unparker`. Two wakers race to claim it for their own
+/// operation (as the channels of a `select` do) and write their hand-over
+/// into a loom cell before publishing; the owner waits as `wait_until` does,
+/// withdrawing when `aborts` says its deadline passed. Exactly one claim or
+/// the abort wins; the owner reads the winner's hand-over (loom reports a
+/// read not ordered after the write); the unparker wakes once if a claim won,
+/// never if the abort did, and is dropped exactly once either way.
+#[cfg(all(test, loom))]
+mod loom_model {
+    use super::Waiter;
+    use crate::sched::loom::UnsafeCell;
+    use loom::sync::atomic::{AtomicUsize, Ordering};
+    use loom::sync::Arc;
+
+    /// Stands in for the owner's `Unparker`.
+    struct Wake(Arc<Counts>);
+
+    #[derive(Default)]
+    struct Counts {
+        wakes: AtomicUsize,
+        drops: AtomicUsize,
+    }
+
+    impl Wake {
+        fn unpark_owned(self) {
+            self.0.wakes.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    impl Drop for Wake {
+        fn drop(&mut self) {
+            self.0.drops.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    struct Shared {
+        waiter: Waiter<Wake>,
+        /// Operation k's hand-over, written only by the claimer of k.
+        handed: [UnsafeCell<usize>; 2],
+    }
+
+    fn waker(shared: &Shared, op: usize) {
+        if shared.waiter.try_claim(op) {
+            // SAFETY: the claim makes us the only writer; loom checks the
+            // owner's read against this write.
+            shared.handed[op].with_mut(|h| unsafe { *h = 100 + op });
+            shared.waiter.publish_deferring_wake().unpark_owned();
+        }
+    }
+
+    fn check(aborts: bool) {
+        loom::model(move || {
+            let counts = Arc::new(Counts::default());
+            let shared = Arc::new(Shared {
+                waiter: Waiter::waking(Wake(counts.clone())),
+                handed: [UnsafeCell::new(0), UnsafeCell::new(0)],
+            });
+            let wakers: Vec<_> = (0..2)
+                .map(|op| {
+                    let shared = shared.clone();
+                    loom::thread::spawn(move || waker(&shared, op))
+                })
+                .collect();
+            // The owner: wait_until's loop, with loom's yield for a park.
+            let won = loop {
+                if let Some(op) = shared.waiter.ready_op() {
+                    break Some(op);
+                }
+                if aborts && shared.waiter.try_abort() {
+                    break None;
+                }
+                if aborts {
+                    // Claimed before the deadline: wait for the publication.
+                    while shared.waiter.ready_op().is_none() {
+                        loom::thread::yield_now();
+                    }
+                    continue;
+                }
+                loom::thread::yield_now();
+            };
+            if let Some(op) = won {
+                // SAFETY: the publication orders the claimer's write first.
+                assert_eq!(shared.handed[op].with(|h| unsafe { *h }), 100 + op);
+            }
+            for w in wakers {
+                w.join().unwrap();
+            }
+            drop(shared);
+            let expected_wakes = usize::from(won.is_some());
+            assert_eq!(counts.wakes.load(Ordering::Relaxed), expected_wakes);
+            assert_eq!(counts.drops.load(Ordering::Relaxed), 1);
+        });
+    }
+
+    #[test]
+    fn loom_waiter_claim_publish() {
+        check(false);
+    }
+
+    #[test]
+    fn loom_waiter_claim_publish_abort() {
+        check(true);
     }
 }
