@@ -115,6 +115,38 @@ fn share(total: u64, p: u64) -> u64 {
     total / PRODUCERS + u64::from(p < total % PRODUCERS)
 }
 
+/// 4 producers and 4 consumers on OS threads over `$bounded::<u64>(CAP)`
+/// (greenrt's and crossbeam's have the same API); the time to move `iters`
+/// messages.
+macro_rules! os_threads_mpmc {
+    ($bounded:path, $iters:expr) => {{
+        let iters: u64 = $iters;
+        let (tx, rx) = $bounded(CAP);
+        let start = Instant::now();
+        let producers: Vec<_> = (0..PRODUCERS)
+            .map(|p| {
+                let tx = tx.clone();
+                thread::spawn(move || {
+                    for i in 0..share(iters, p) {
+                        tx.send(i).unwrap();
+                    }
+                })
+            })
+            .collect();
+        drop(tx);
+        let consumers: Vec<_> = (0..CONSUMERS)
+            .map(|_| {
+                let rx = rx.clone();
+                thread::spawn(move || rx.iter().count() as u64)
+            })
+            .collect();
+        producers.into_iter().for_each(|h| h.join().unwrap());
+        let got: u64 = consumers.into_iter().map(|h| h.join().unwrap()).sum();
+        assert_eq!(got, iters);
+        start.elapsed()
+    }};
+}
+
 fn throughput(c: &mut Criterion) {
     let mut g = c.benchmark_group("channel/mpmc_bounded1024_4p4c");
     g.throughput(Throughput::Elements(1));
@@ -151,32 +183,13 @@ fn throughput(c: &mut Criterion) {
         });
     });
 
+    // The same program on plain OS threads, greenrt's channel against
+    // crossbeam's (a drop-in should not lose there: issue 16 item 8).
+    g.bench_function(BenchmarkId::new("greenrt_os_threads", "8threads"), |b| {
+        b.iter_custom(|iters| os_threads_mpmc!(greenrt::sync::bounded, iters));
+    });
     g.bench_function(BenchmarkId::new("crossbeam_os_threads", "8threads"), |b| {
-        b.iter_custom(|iters| {
-            let (tx, rx) = crossbeam_channel::bounded::<u64>(CAP);
-            let start = Instant::now();
-            let producers: Vec<_> = (0..PRODUCERS)
-                .map(|p| {
-                    let tx = tx.clone();
-                    thread::spawn(move || {
-                        for i in 0..share(iters, p) {
-                            tx.send(i).unwrap();
-                        }
-                    })
-                })
-                .collect();
-            drop(tx);
-            let consumers: Vec<_> = (0..CONSUMERS)
-                .map(|_| {
-                    let rx = rx.clone();
-                    thread::spawn(move || rx.iter().count() as u64)
-                })
-                .collect();
-            producers.into_iter().for_each(|h| h.join().unwrap());
-            let got: u64 = consumers.into_iter().map(|h| h.join().unwrap()).sum();
-            assert_eq!(got, iters);
-            start.elapsed()
-        });
+        b.iter_custom(|iters| os_threads_mpmc!(crossbeam_channel::bounded, iters));
     });
     g.finish();
 }

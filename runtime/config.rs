@@ -28,6 +28,11 @@ pub const DEFAULT_TIME_SLICE: std::time::Duration = std::time::Duration::from_mi
 pub const MIN_TIME_SLICE: std::time::Duration = std::time::Duration::from_micros(100);
 /// Longest accepted time slice.
 pub const MAX_TIME_SLICE: std::time::Duration = std::time::Duration::from_secs(1);
+/// How long dropping a `Runtime` waits for its cancelled green threads to
+/// finish unwinding before it leaks the rest (docs/GUIDE.md, "Shutdown").
+pub const DEFAULT_SHUTDOWN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+/// Longest accepted `GREENRT_SHUTDOWN_TIMEOUT_MS`, in milliseconds (one hour).
+pub const MAX_SHUTDOWN_TIMEOUT_MS: usize = 3_600_000;
 /// Longest accepted `GREENRT_SCHEDTRACE` period, in milliseconds (one hour).
 pub const MAX_SCHEDTRACE_MS: usize = 3_600_000;
 
@@ -89,6 +94,13 @@ pub fn schedtrace_from_env() -> Result<Option<std::time::Duration>, ConfigError>
     Ok(ms
         .filter(|&ms| ms > 0)
         .map(|ms| std::time::Duration::from_millis(ms as u64)))
+}
+
+/// Reads `GREENRT_SHUTDOWN_TIMEOUT_MS=<ms>`: how long dropping a runtime
+/// waits for its cancelled green threads. Unset or empty: `Ok(None)`.
+pub fn shutdown_timeout_from_env() -> Result<Option<std::time::Duration>, ConfigError> {
+    let ms = env_in_range("GREENRT_SHUTDOWN_TIMEOUT_MS", 0, MAX_SHUTDOWN_TIMEOUT_MS)?;
+    Ok(ms.map(|ms| std::time::Duration::from_millis(ms as u64)))
 }
 
 /// Reads environment variable `name` as a whole number in `min..=max`:

@@ -1,5 +1,15 @@
 //! `JoinHandle`: the user's closure, its result slot and its joiner.
 //!
+//! # Who drops the result
+//! A result is user data: its `Drop` may block, park or panic, so it is
+//! dropped only where user code may run (docs/ARCHITECTURE.md, "User code
+//! runs only on a green thread"). A handle dropped before its G finishes
+//! marks the slot DETACHED, and the G drops its own result on its own stack,
+//! before its last switch, with a panic there contained
+//! ([`drop_contained`]). A handle dropped after completion takes the result
+//! and drops it on the user's side. Either way the M that finishes the G
+//! never drops a user value.
+//!
 //! A `Packet` holds the closure until it runs and the result after. It is the
 //! task of its G and lives in the G's own allocation (see
 //! `sched/green_thread.rs`, "One allocation per G"): the G sees it as a
@@ -23,12 +33,15 @@ use crate::sched::Scheduler;
 use crate::sched::{self, WaitReason};
 use crate::sched::{cancel_message, Task};
 
-// Join-slot states. PENDING → (WAITING →) READY → TAKEN.
+// Join-slot states. PENDING → (WAITING →) READY → TAKEN, or PENDING →
+// DETACHED (the handle was dropped first; the G drops its result itself).
 const PENDING: u8 = 0;
 /// A joiner stored its unparker in `joiner` and waits.
 const WAITING: u8 = 1;
 const READY: u8 = 2;
 const TAKEN: u8 = 3;
+/// The handle was dropped before completion: nobody will take the result.
+const DETACHED: u8 = 4;
 
 /// Where a G's outcome waits for its joiner.
 pub(crate) struct Slot<T> {
@@ -54,17 +67,51 @@ unsafe impl<F: Send, T: Send> Send for Packet<F, T> {}
 unsafe impl<F: Send, T: Send> Sync for Packet<F, T> {}
 
 impl<T> Slot<T> {
-    fn publish(&self, r: thread::Result<T>) {
-        if self.state.load(Ordering::Relaxed) >= READY {
-            return;
+    /// Publishes the outcome. Returns it back when nobody will take it (the
+    /// handle is gone, or an outcome was published already): the caller, a
+    /// G on its own stack, drops it.
+    #[must_use]
+    fn publish(&self, r: thread::Result<T>) -> Option<thread::Result<T>> {
+        match self.state.load(Ordering::Acquire) {
+            PENDING | WAITING => {}
+            _ => return Some(r),
         }
         // SAFETY: only the single completer writes, before READY is published.
         unsafe { *self.result.get() = Some(r) };
-        if self.state.swap(READY, Ordering::AcqRel) == WAITING {
-            // SAFETY: the joiner wrote `joiner` before publishing WAITING and
-            // never touches it again; we saw WAITING with acquire ordering.
-            if let Some(u) = unsafe { (*self.joiner.get()).take() } {
-                u.unpark();
+        match self.state.swap(READY, Ordering::AcqRel) {
+            WAITING => {
+                // SAFETY: the joiner wrote `joiner` before publishing WAITING
+                // and never touches it again; we saw WAITING with acquire.
+                if let Some(u) = unsafe { (*self.joiner.get()).take() } {
+                    u.unpark();
+                }
+                None
+            }
+            DETACHED => {
+                // The handle was dropped between our load and the swap, and
+                // saw PENDING, so it left the result to us.
+                self.state.store(TAKEN, Ordering::Relaxed);
+                // SAFETY: the handle is gone, so we are the only party left.
+                unsafe { (*self.result.get()).take() }
+            }
+            _ => None,
+        }
+    }
+
+    /// The handle is going away without joining: marks the slot DETACHED,
+    /// or hands back the outcome if it is already there.
+    fn detach(&self) -> Option<thread::Result<T>> {
+        match self
+            .state
+            .compare_exchange(PENDING, DETACHED, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => None,
+            Err(READY) => Some(self.take()),
+            // TAKEN: joined. WAITING cannot be seen here: only `join`
+            // publishes it, and `join` consumes the handle.
+            Err(s) => {
+                debug_assert_eq!(s, TAKEN, "join slot state when its handle is dropped");
+                None
             }
         }
     }
@@ -106,6 +153,12 @@ where
     T: Send + 'static,
 {
     fn run(&self, g: &sched::GreenThread) {
+        if g.must_begin_cancel() {
+            // Shutdown began before this G first ran: its closure is
+            // dropped here, on its own stack, instead of being run.
+            g.mark_cancelled();
+            return self.cancel(cancel_message(g.id(), g.name()));
+        }
         // SAFETY: see the `Send` impl: only this run takes the closure.
         let f = unsafe { (*self.func.get()).take() };
         let Some(f) = f else { return };
@@ -116,13 +169,31 @@ where
             Err(_) if g.is_cancelled() => Err(cancelled_payload(g.id(), g.name())),
             r => r,
         };
-        self.slot.publish(r);
+        if let Some(unwanted) = self.slot.publish(r) {
+            // Detached: this G drops its own result (module docs).
+            drop_contained(unwanted);
+        }
     }
 
     fn cancel(&self, message: String) {
         // SAFETY: see the `Send` impl.
-        drop(unsafe { (*self.func.get()).take() });
-        self.slot.publish(Err(Box::new(message)));
+        let f = unsafe { (*self.func.get()).take() };
+        drop_contained(f);
+        if let Some(unwanted) = self.slot.publish(Err(Box::new(message))) {
+            drop_contained(unwanted);
+        }
+    }
+}
+
+/// Drops user data on the running G, containing a panic in its `Drop`: the
+/// panic hook has reported it, naming the green thread (`panic_hook.rs`),
+/// and the G, its M and its P carry on. A payload whose own `Drop` panics
+/// too is leaked rather than dropped a third time.
+fn drop_contained<V>(v: V) {
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(v))) {
+        if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+            std::mem::forget(again);
+        }
     }
 }
 
@@ -185,14 +256,22 @@ impl<T> JoinHandle<T> {
     /// Inside a green thread this parks only the calling G; on a plain OS
     /// thread it blocks that thread.
     pub fn join(self) -> thread::Result<T> {
-        let slot = self.slot();
+        // Joined, not detached: skip `Drop`, but still let go of the G, after
+        // the result has left its slot.
+        let this = std::mem::ManuallyDrop::new(self);
+        // SAFETY: `this` is never used or dropped again; the G reference is
+        // moved out exactly once.
+        let thread = unsafe { std::ptr::read(&this.thread) };
+        let slot = this.slot();
         if !slot.is_ready() && slot.set_joiner(Unparker::current()) {
             // Loop: the park may return spuriously.
             while !slot.is_ready() {
                 park::park(WaitReason::Join);
             }
         }
-        slot.take()
+        let result = slot.take();
+        drop(thread);
+        result
     }
 
     /// True once the green thread has finished (returned, panicked or been
@@ -204,6 +283,14 @@ impl<T> JoinHandle<T> {
     /// A handle to the green thread (its id and name).
     pub fn thread(&self) -> &GreenThread {
         &self.thread
+    }
+}
+
+/// Detaches the green thread (module docs, "Who drops the result").
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        // Dropped here, in the user's own code, if the G already finished.
+        drop(self.slot().detach());
     }
 }
 

@@ -3,16 +3,17 @@
 //! A `Runtime` owns a scheduler: its Ps, the Ms (OS threads) it starts on
 //! demand, its timers and its netpoller. `block_on` runs a closure as a G and
 //! waits for it; other Gs keep running while the `Runtime` lives. Dropping it
-//! stops and joins its Ms and cancels every unfinished G, unwinding its stack.
+//! cancels every unfinished G (unwinding its stack on an M) and stops its
+//! Ms, waiting at most its shutdown timeout (`sched/shutdown.rs`).
 
 use std::io;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::config::{
-    self, ConfigError, DEFAULT_MACHINE_IDLE_TIMEOUT, DEFAULT_MAX_MACHINES, DEFAULT_STACK_SIZE,
-    DEFAULT_TIME_SLICE, MAX_MACHINES, MAX_PROCS, MAX_STACK_SIZE, MAX_TIME_SLICE, MIN_STACK_SIZE,
-    MIN_TIME_SLICE,
+    self, ConfigError, DEFAULT_MACHINE_IDLE_TIMEOUT, DEFAULT_MAX_MACHINES,
+    DEFAULT_SHUTDOWN_TIMEOUT, DEFAULT_STACK_SIZE, DEFAULT_TIME_SLICE, MAX_MACHINES, MAX_PROCS,
+    MAX_STACK_SIZE, MAX_TIME_SLICE, MIN_STACK_SIZE, MIN_TIME_SLICE,
 };
 use crate::join::{spawn_on, JoinHandle};
 use crate::sched::context;
@@ -35,6 +36,7 @@ pub struct Builder {
     machine_idle_timeout: Duration,
     schedtrace: Option<Option<Duration>>,
     time_slice: Duration,
+    shutdown_timeout: Option<Duration>,
 }
 
 impl Default for Builder {
@@ -47,6 +49,7 @@ impl Default for Builder {
             machine_idle_timeout: DEFAULT_MACHINE_IDLE_TIMEOUT,
             schedtrace: None,
             time_slice: DEFAULT_TIME_SLICE,
+            shutdown_timeout: None,
         }
     }
 }
@@ -113,6 +116,15 @@ impl Builder {
         self
     }
 
+    /// How long dropping the runtime waits for its cancelled green threads
+    /// to finish unwinding; those still waiting then are leaked and named on
+    /// stderr (see [`Runtime::shutdown_timeout`]). Overrides
+    /// `GREENRT_SHUTDOWN_TIMEOUT_MS`. Default 1 s.
+    pub fn shutdown_timeout(mut self, d: Duration) -> Self {
+        self.shutdown_timeout = Some(d);
+        self
+    }
+
     /// Builds the runtime. Invalid settings give an `InvalidInput` error
     /// naming the setting and the accepted range. No OS thread starts until
     /// the first green thread does.
@@ -140,6 +152,10 @@ impl Builder {
             }
             .into());
         }
+        let shutdown_timeout = match self.shutdown_timeout {
+            Some(d) => d,
+            None => config::shutdown_timeout_from_env()?.unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT),
+        };
         crate::panic_hook::install();
         let sched = Scheduler::new(Config {
             procs,
@@ -150,7 +166,10 @@ impl Builder {
             schedtrace,
             time_slice: self.time_slice,
         })?;
-        Ok(Runtime { sched })
+        Ok(Runtime {
+            sched,
+            shutdown_timeout,
+        })
     }
 }
 
@@ -161,6 +180,8 @@ fn check(what: &str, n: usize, min: usize, max: usize) -> Result<usize, ConfigEr
 /// A green-thread runtime: `procs` processors, Ms started on demand.
 pub struct Runtime {
     sched: Arc<Scheduler>,
+    /// What `Drop` passes to `shutdown_timeout` (`Builder::shutdown_timeout`).
+    shutdown_timeout: Duration,
 }
 
 impl Runtime {
@@ -216,6 +237,23 @@ impl Runtime {
     }
 }
 
+impl Runtime {
+    /// Shuts the runtime down, returning after about `timeout` at most
+    /// (tokio's name). Every unfinished green thread is cancelled: its stack
+    /// is unwound on one of the runtime's machines, so its destructors run
+    /// there, and its `join` returns `Err` saying it was cancelled. In a
+    /// cancelled green thread timed waits (`sleep`, `recv_timeout`) return
+    /// at once; other waits park as usual. Green threads still unfinished
+    /// after `timeout` — a destructor waiting for something that never
+    /// comes — are leaked (their stacks and memory are never freed, so
+    /// nothing dangles) and named on stderr. Dropping a `Runtime` does the
+    /// same with [`Builder::shutdown_timeout`].
+    pub fn shutdown_timeout(mut self, timeout: Duration) {
+        self.shutdown_timeout = timeout;
+        // `Drop` does the work.
+    }
+}
+
 impl Drop for Runtime {
     fn drop(&mut self) {
         if let Some(current) = context::current_sched() {
@@ -229,7 +267,7 @@ impl Drop for Runtime {
                 return;
             }
         }
-        self.sched.shutdown();
+        self.sched.shutdown(self.shutdown_timeout);
     }
 }
 

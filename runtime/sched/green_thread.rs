@@ -117,8 +117,9 @@ pub(crate) struct GreenThread {
     /// The park protocol's state (`park_state.rs`, model-checked).
     state: ParkState,
     wait_reason: AtomicU8,
-    /// Set when the runtime unwinds this G at shutdown, so the join slot can
-    /// say "cancelled" instead of exposing corosensei's internal payload.
+    /// Set when this G's cancellation began (shutdown unwinds its stack or
+    /// drops its unrun closure), so the join slot can say "cancelled", and
+    /// its waits follow the cancelled rules (`sched/shutdown.rs`).
     cancelled: AtomicBool,
     /// The G's runtime. Its own drop leaves this alone: `g_ref::destroy`
     /// takes it out first, to put the G's memory back into that runtime's
@@ -212,6 +213,13 @@ impl GreenThread {
         self.cancelled.load(Ordering::Relaxed)
     }
 
+    /// True when this G's runtime is shutting down and the G has not begun
+    /// its cancellation yet: it must begin it now (`sched/shutdown.rs`).
+    #[inline]
+    pub(crate) fn must_begin_cancel(&self) -> bool {
+        self.sched.is_cancelling() && !self.is_cancelled()
+    }
+
     /// Exclusive access to the body.
     ///
     /// # Safety
@@ -231,15 +239,14 @@ impl GreenThread {
     /// Switches from this G (which must be the running one, on its own stack)
     /// back to its M with `req`.
     ///
-    /// A G being unwound by shutdown never switches: the unwind runs its
-    /// destructors, and a suspend inside one would make corosensei throw
-    /// again from within a destructor that is already unwinding (an abort).
-    /// So runtime calls made by those destructors return at once (a park
-    /// returns as if spuriously woken).
+    /// Once shutdown has begun, a G that has not begun its cancellation
+    /// begins it here, before or after the switch, by unwinding from this
+    /// call (`sched/shutdown.rs`); during that unwind it switches normally,
+    /// so a destructor that waits parks like any G.
     #[inline]
     pub(crate) fn switch_out(&self, req: SwitchRequest) {
-        if self.cancelled.load(Ordering::Relaxed) {
-            return;
+        if self.must_begin_cancel() {
+            super::shutdown::begin_cancel_unwind(self);
         }
         if self.in_syscall.get() {
             panic!(
@@ -252,10 +259,23 @@ impl GreenThread {
         if y.is_null() {
             no_coroutine(self.id);
         }
+        // std's panic count is per OS thread: a G unwinding moves its share
+        // with it (`panic_count.rs`).
+        let carried = if std::thread::panicking() {
+            super::panic_count::leave_thread()
+        } else {
+            0
+        };
         // SAFETY: `yielder` was set when this G's coroutine started and points
         // into that coroutine's stack, which lives until the body returns. We
         // are executing on that stack right now (the caller is the running G).
-        unsafe { (*y).suspend(req) }
+        unsafe { (*y).suspend(req) };
+        if carried != 0 {
+            super::panic_count::enter_thread(carried);
+        }
+        if self.must_begin_cancel() {
+            super::shutdown::begin_cancel_unwind(self);
+        }
     }
 
     /// Parks the running G until `wake` (or a leftover permit). Must be called

@@ -178,6 +178,12 @@ impl Machine {
                         self.sched.registry.insert(&g);
                     }
                     if gr.commit_park() {
+                        // A park committed after shutdown's sweep of the
+                        // registry must still be cancelled (`shutdown.rs`).
+                        if gr.must_begin_cancel() && gr.wake() {
+                            self.sched.global.push(g.clone());
+                            self.sched.wakep();
+                        }
                         break Step::Parked;
                     }
                     continue;

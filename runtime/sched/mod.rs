@@ -72,6 +72,7 @@ pub(crate) mod loom;
 mod machine;
 mod netpoll;
 mod overflow;
+mod panic_count;
 pub(crate) mod park;
 mod park_state;
 mod processor;

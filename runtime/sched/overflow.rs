@@ -7,9 +7,12 @@
 //! process) that runs on an alternate signal stack, checks whether the fault
 //! address lies in (or just below) the running green thread's guard page, and
 //! if so prints which green thread overflowed and how to raise the stack size,
-//! then aborts. Any other fault is handed back to the handler that was
-//! installed before ours (Rust's own, or the default), by restoring it and
-//! returning so the faulting instruction runs again.
+//! then aborts. Any other fault is handed to the handler that was installed
+//! before ours (Rust's own, or a user's) by calling it, so ours stays
+//! installed for later faults: a user handler that repairs a fault and
+//! returns does not switch off overflow reports. Only a default or ignored
+//! previous disposition is restored, and we return so the faulting
+//! instruction runs again and the kernel's default action ends the process.
 
 use std::io;
 use std::sync::OnceLock;
@@ -96,12 +99,12 @@ pub(crate) fn ensure_alt_stack() -> io::Result<()> {
     Ok(())
 }
 
-extern "C" fn on_fault(sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut libc::c_void) {
+extern "C" fn on_fault(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
     // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers. The
     // context read is a plain load of a const-initialised thread-local (no
     // lazy initialisation, no allocation), and the G it names is kept alive
     // by its M while it runs. Only async-signal-safe calls follow (write,
-    // abort, sigaction).
+    // abort, sigaction, and the previous handler, itself a signal handler).
     unsafe {
         let addr = (*info).si_addr() as usize;
         if let Some(g) = context::current_g_ptr() {
@@ -114,15 +117,50 @@ extern "C" fn on_fault(sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut 
                 libc::abort();
             }
         }
-        // Not a green-thread overflow: restore whoever handled this before us
-        // and return; the faulting instruction runs again and they see it.
+        // Not a green-thread overflow: hand it to whoever handled it before.
         if let Some(prev) = PREVIOUS.get() {
             let action = if sig == libc::SIGBUS {
                 &prev.bus
             } else {
                 &prev.segv
             };
-            libc::sigaction(sig, action, std::ptr::null_mut());
+            forward(sig, info, ctx, action);
+        }
+    }
+}
+
+/// Passes a fault that is not ours to `prev` (module docs).
+///
+/// # Safety
+/// Called from `on_fault` with the kernel's arguments; `prev` is the action
+/// `sigaction` reported before ours was installed.
+unsafe fn forward(
+    sig: libc::c_int,
+    info: *mut libc::siginfo_t,
+    ctx: *mut libc::c_void,
+    prev: &libc::sigaction,
+) {
+    let handler = prev.sa_sigaction;
+    if handler == libc::SIG_DFL || handler == libc::SIG_IGN {
+        // The fault is fatal: let the kernel's default action have it when
+        // the instruction runs again.
+        // SAFETY: restoring a saved disposition is async-signal-safe.
+        unsafe { libc::sigaction(sig, prev, std::ptr::null_mut()) };
+        return;
+    }
+    if prev.sa_flags & libc::SA_SIGINFO != 0 {
+        // SAFETY: an SA_SIGINFO handler has this signature; it gets the
+        // kernel's own arguments, as if it had been called directly.
+        unsafe {
+            let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
+                std::mem::transmute(handler);
+            f(sig, info, ctx);
+        }
+    } else {
+        // SAFETY: a plain handler takes the signal number only.
+        unsafe {
+            let f: extern "C" fn(libc::c_int) = std::mem::transmute(handler);
+            f(sig);
         }
     }
 }

@@ -127,6 +127,12 @@ pub(crate) fn park_until(deadline: Instant, reason: WaitReason) -> bool {
     }
     match context::current_g() {
         None => std::thread::park_timeout(deadline - now),
+        // A cancelled G's deadlines have all passed (`sched/shutdown.rs`):
+        // it only yields, so a loop of timed waits cannot hold its P.
+        Some(g) if g.is_cancelled() => {
+            g.switch_out(super::green_thread::SwitchRequest::Yield);
+            return true;
+        }
         Some(g) => {
             let sched = g.sched().clone();
             let timer = sched.add_timer(deadline, TimerAction::Wake(Unparker::Green(g)));

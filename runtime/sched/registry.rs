@@ -66,6 +66,23 @@ impl Registry {
         drop(removed);
     }
 
+    /// A reference to every registered G (shutdown's cancel sweep). The
+    /// caller drops them, outside the shard locks (invariant 7).
+    pub(crate) fn snapshot(&self) -> Vec<GRef> {
+        let mut out = Vec::new();
+        for shard in &self.shards {
+            out.extend(shard.lock().slots.iter().flatten().cloned());
+        }
+        out
+    }
+
+    /// True when no registered G is left (every G that parked has finished).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.shards
+            .iter()
+            .all(|s| s.lock().slots.iter().all(Option::is_none))
+    }
+
     /// Takes every registered G out (shutdown).
     pub(crate) fn take_all(&self) -> Vec<GRef> {
         let mut out = Vec::new();

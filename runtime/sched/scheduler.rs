@@ -58,6 +58,9 @@ pub(crate) struct Scheduler {
     /// Counts kept outside any P (`counters.rs`).
     pub(crate) counters: SharedCounters,
     shutdown: AtomicBool,
+    /// Set when shutdown begins cancelling Gs (`shutdown.rs`); `shutdown`
+    /// is set later, when the Ms are told to stop.
+    cancelling: AtomicBool,
     next_gid: AtomicU64,
     next_mid: AtomicUsize,
     /// Live Ms.
@@ -92,6 +95,7 @@ impl Scheduler {
             registry: Registry::new(),
             counters: SharedCounters::default(),
             shutdown: AtomicBool::new(false),
+            cancelling: AtomicBool::new(false),
             next_gid: AtomicU64::new(1),
             next_mid: AtomicUsize::new(0),
             mcount: AtomicUsize::new(0),
@@ -110,6 +114,12 @@ impl Scheduler {
 
     pub(crate) fn is_shutdown(&self) -> bool {
         self.shutdown.load(Ordering::Acquire)
+    }
+
+    /// True once shutdown has begun cancelling this runtime's Gs.
+    #[inline]
+    pub(crate) fn is_cancelling(&self) -> bool {
+        self.cancelling.load(Ordering::SeqCst)
     }
 
     /// Creates a G for `task` (in the same allocation) and makes it
@@ -416,15 +426,22 @@ impl Scheduler {
         }
     }
 
-    /// Stops every M, then cancels every unfinished G (their stacks unwound,
-    /// destructors run, joins get `Err`). Idempotent.
-    pub(crate) fn shutdown(&self) {
+    /// Cancels every unfinished G and stops every M, taking at most about
+    /// `timeout` (`shutdown.rs`). Idempotent.
+    pub(crate) fn shutdown(&self, timeout: std::time::Duration) {
+        if self.cancelling.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        super::shutdown::shutdown(self, timeout);
+    }
+
+    /// Tells every M to stop and waits until `deadline` for them to exit;
+    /// an M still running a G then is left running, detached.
+    pub(crate) fn stop_machines(&self, deadline: Instant) {
         self.sysmon.stop();
         let parked = {
             let mut idle = self.idle.lock();
-            if self.shutdown.swap(true, Ordering::AcqRel) {
-                return;
-            }
+            self.shutdown.store(true, Ordering::Release);
             idle.take_all_ms()
         };
         for m in parked {
@@ -439,19 +456,19 @@ impl Scheduler {
             ps.preempt.store(true, Ordering::SeqCst);
         }
         self.netpoll.wake();
+        super::shutdown::wait_until(deadline, || self.mcount.load(Ordering::SeqCst) == 0);
         let me = std::thread::current().id();
-        loop {
-            let handles = std::mem::take(&mut *self.threads.lock());
-            if handles.is_empty() {
-                break;
-            }
-            for h in handles {
-                if h.thread().id() != me {
-                    let _ = h.join();
-                }
+        for h in std::mem::take(&mut *self.threads.lock()) {
+            if h.is_finished() && h.thread().id() != me {
+                let _ = h.join();
             }
         }
-        super::shutdown::cancel_everything(self);
+    }
+
+    /// True when no G is left to cancel: none registered (parked once and
+    /// unfinished), none queued, and every P idle (so none is running).
+    pub(crate) fn is_quiescent(&self) -> bool {
+        self.idle.npidle() == self.procs() && !self.any_work() && self.registry.is_empty()
     }
 
     /// Everything left in run queues (shutdown only; Ms have stopped).

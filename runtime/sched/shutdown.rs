@@ -1,24 +1,62 @@
-//! Shutdown: cancel every unfinished G once the Ms have stopped.
+//! Shutdown: cancel every unfinished G on the Ms themselves, then stop them,
+//! within a time limit (docs/ARCHITECTURE.md, "Shutdown").
 //!
-//! A G that never ran just has its task dropped (its join slot says
-//! "cancelled"). A started G is resumed one last time on the dropping thread
-//! by corosensei's forced unwind, so the destructors of everything on its
-//! stack run; the task's `catch_unwind` sees the unwind and settles the join
-//! slot with the cancellation message. While unwinding, this thread's context
-//! names the G, so runtime calls made by destructors (a park, a yield) keep
-//! unwinding instead of blocking the OS thread.
+//! # Cancelling a G
+//! Shutdown sets the scheduler's `cancelling` flag and wakes every parked G
+//! (the registry lists them). A G that has not begun its cancellation
+//! begins it at its next switch (`GreenThread::switch_out`, before or after
+//! the switch): it unwinds from there with a private payload, so the
+//! destructors of everything on its stack run *on that stack*, on an M, like
+//! any user code; `Packet::run`'s `catch_unwind` ends the unwind and settles
+//! the join slot with "cancelled". A G that never ran drops its closure on
+//! its own stack instead of running it. Nothing user-written runs on the
+//! thread that drops the runtime.
+//!
+//! # What a cancelled G's waits do
+//! * A timed wait (`sleep`, `recv_timeout`, a socket deadline…) finds its
+//!   deadline passed: it yields once and returns, so a destructor that sleeps
+//!   does not hold shutdown up, and a loop of them cannot hold its P.
+//! * Any other wait (`recv`, `lock`, `join`, `WaitGroup::wait`, a socket
+//!   read) parks as usual and is woken as usual: 0 CPU while it waits. One
+//!   that can never be satisfied (two cancelled Gs waiting on each other)
+//!   waits until the time limit.
+//!
+//! # The time limit
+//! Shutdown waits until no G is left (none registered, none queued, every P
+//! idle) or until its deadline, then stops the Ms. A G still unfinished
+//! then is *leaked*: its stack, memory and runtime are never freed, so
+//! nothing it or its waiters point at dangles, and it is named on stderr.
+//! An M still running user code at the deadline is left running, detached.
+//! Waiting polls with a growing pause (50 µs up to 5 ms): a shutdown with
+//! nothing stuck ends within microseconds, a stuck one costs a few hundred
+//! wake-ups a second until its deadline.
 
+use std::collections::HashSet;
 use std::ptr::NonNull;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::context::{self, MachineContext};
-use super::g_ref::GRef;
-use super::green_thread::{Body, Coro, GreenThread};
+use super::green_thread::{Coro, GreenThread};
 use super::scheduler::Scheduler;
+
+/// The unwind payload of a G's cancellation (never seen by users:
+/// `Packet::run` replaces it with the cancellation message).
+struct Cancelled;
+
+/// Begins the running G's cancellation by unwinding its stack from here.
+#[cold]
+#[inline(never)]
+pub(crate) fn begin_cancel_unwind(g: &GreenThread) -> ! {
+    g.mark_cancelled();
+    // `resume_unwind`: no panic hook, so no "panicked" report.
+    std::panic::resume_unwind(Box::new(Cancelled))
+}
 
 /// Drops `coro` (a started G's coroutine), unwinding its stack with `g`
 /// installed as the current G. `g` should be a `GRef`'s pointer, since
-/// destructors on that stack may take references to their G.
+/// destructors on that stack may take references to their G. Only for a G
+/// dropped while started, which is a bug (`GreenThread`'s `Drop`).
 pub(crate) fn unwind_coroutine(g: NonNull<GreenThread>, coro: Coro) {
     // SAFETY: the caller's G is alive for this call.
     let gr = unsafe { g.as_ref() };
@@ -33,36 +71,65 @@ pub(crate) fn unwind_coroutine(g: NonNull<GreenThread>, coro: Coro) {
     context::install(prev);
 }
 
-/// Cancels one G (shutdown only: no M may be running it).
-fn cancel(g: &GRef) {
-    // SAFETY: every M has stopped, so no other thread can be running `g` or
-    // touching its body; the registry handed us the only scheduler reference.
-    let body = unsafe { g.body_mut() };
-    match std::mem::replace(body, Body::Done) {
-        Body::Started(coro) => unwind_coroutine(g.as_ptr(), coro),
-        Body::Fresh => g.cancel_task(),
-        Body::Done => {}
+/// Calls `done` with growing pauses until it says true or `deadline`
+/// passes. Returns whether it said true.
+pub(crate) fn wait_until(deadline: Instant, mut done: impl FnMut() -> bool) -> bool {
+    let mut pause = Duration::from_micros(50);
+    loop {
+        if done() {
+            return true;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return false;
+        }
+        std::thread::sleep(pause.min(deadline - now));
+        pause = (pause * 2).min(Duration::from_millis(5));
     }
 }
 
-/// Cancels everything queued, sleeping or parked.
-pub(crate) fn cancel_everything(sched: &Scheduler) {
-    // Queued Gs first: fresh ones are settled when dropped, started ones are
-    // also in the registry and unwound below.
-    for g in sched.drain_queues() {
-        cancel(&g);
+/// The whole shutdown, once `cancelling` is set (`Scheduler::shutdown`).
+pub(crate) fn shutdown(sched: &Scheduler, timeout: Duration) {
+    let deadline = Instant::now().checked_add(timeout);
+    let deadline = deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365));
+    // Wake every parked G so that it begins its cancellation. A G whose
+    // park is committed after this sweep is woken by its M
+    // (`Machine::execute`), which re-reads the flag after registering it.
+    let parked = sched.registry.snapshot();
+    for g in parked {
+        if !g.is_cancelled() && g.wake() {
+            sched.ready(g);
+        }
+    }
+    sched.netpoll.wake();
+    sched.wakep();
+    let finished = wait_until(deadline, || sched.is_quiescent());
+    sched.stop_machines(deadline);
+    if !finished {
+        leak_unfinished(sched, timeout);
     }
     sched.timers.clear();
-    // Unwinding may run destructors that wake or spawn Gs; `ready` drops
-    // those at once during shutdown, so one pass suffices. Loop anyway in
-    // case a destructor started a G before the flag was visible.
-    loop {
-        let gs = sched.registry.take_all();
-        if gs.is_empty() {
-            break;
+}
+
+/// Names and leaks every G still unfinished after the time limit.
+fn leak_unfinished(sched: &Scheduler, timeout: Duration) {
+    let mut seen = HashSet::new();
+    let left = sched
+        .registry
+        .take_all()
+        .into_iter()
+        .chain(sched.drain_queues());
+    for g in left {
+        if seen.insert(g.id()) {
+            let name = g.name().map(|n| format!(" ({n})")).unwrap_or_default();
+            eprintln!(
+                "greenrt: shutdown: green thread {}{name} was still unfinished after {timeout:?} \
+                 (waiting: {:?}); it is leaked: its stack and memory are not freed",
+                g.id(),
+                g.wait_reason(),
+            );
         }
-        for g in gs {
-            cancel(&g);
-        }
+        // Leaked on purpose (module docs, "The time limit").
+        std::mem::forget(g);
     }
 }

@@ -19,9 +19,47 @@
 //!    other entry is withdrawn and the winner's hand-over becomes the
 //!    [`SelectedOperation`].
 //!
-//! A select's send arm is *reserved*, not performed: its message is
-//! evaluated only once the arm is chosen (`select!` evaluates it lazily, and
-//! `SelectedOperation::send` takes it). See `channel/token.rs`.
+//! A non-blocking select (`default`, `try_select`, a zero or passed
+//! timeout) registers too, and only then withdraws: it does not give up
+//! after the try phase. Trying looks at the channels one after the other,
+//! at different instants, so "none was ready when I looked" does not mean
+//! "none was ready at one instant": with two channels that are never both
+//! empty, it can see the first before a message arrives and the second
+//! after one leaves. Registering fixes that: each channel reports under its
+//! lock that the operation is not ready, and from then on whoever makes it
+//! ready claims the waiter. So when the final abort succeeds, no operation
+//! became ready since its registration, and at that instant none is ready:
+//! the default is taken at one instant. Go gets the same guarantee by
+//! locking every channel of the select, crossbeam by registering even with
+//! a zero timeout. (`Select::try_ready` does the same with watchers.)
+//!
+//! Selection only *reserves*, for receive arms too: the message moves in
+//! `SelectedOperation::recv`/`send`. A send arm's message is evaluated only
+//! once the arm is chosen (`select!` evaluates it lazily). See
+//! `channel/token.rs`.
+//!
+//! # Send and Sync
+//!
+//! A [`Select`] borrows receivers and senders of any message types, with
+//! the types erased, so a `Select` moved to another thread may run there
+//! for handles whose messages are not `Send`. That is sound because running
+//! a select touches only the channels' synchronisation state — their locks,
+//! counters, queues of entries, waiters and unparkers, all of which may be
+//! used from any thread — and never a message: it does not move, read or
+//! drop one, nor a value that holds one. The rules that make this so:
+//! a receive arm is promised a buffered message instead of taking it
+//! (C6 in `channel/chan.rs`); a plain sender it commits to moves its
+//! message into an entry itself (`Handed::Fill`); a sender that hands a
+//! message to a waiting select fills the select's entry on the sender's own
+//! thread, and the select keeps the entry without opening it; giving a
+//! reservation back wakes the next waiter to retry instead of moving its
+//! message (`retry_first`); and a select that is unwound (or whose
+//! `SelectedOperation` is dropped uncompleted) with a message already
+//! handed over leaks that message rather than dropping it. The message
+//! moves only in `SelectedOperation::recv`/`send`, which name the message
+//! type and take the typed handle, so they run only on a thread allowed
+//! to hold that handle. (`SelectedOperation` itself stays neither `Send`
+//! nor `Sync`, as in crossbeam.)
 
 mod erased;
 mod operation;
@@ -102,14 +140,9 @@ fn run<'a>(ops: &[Op<'a>], biased: bool, timeout: Timeout) -> Option<SelectedOpe
                 return Some(SelectedOperation::new(&ops[i], token));
             }
         }
-        let deadline = match timeout {
-            Timeout::Now => return None,
-            Timeout::Never => None,
-            Timeout::At(d) if Instant::now() >= d => return None,
-            Timeout::At(d) => Some(d),
-        };
+        let wait = Wait::of(timeout);
 
-        // 2. Register. Dropping `regs` withdraws every entry in it.
+        // 2. Register (also when not waiting: see the module docs). Dropping `regs` withdraws every entry in it.
         let waiter = Arc::new(Waiter::new());
         let mut regs: Vec<Option<Registration<'a>>> = Vec::with_capacity(ops.len());
         regs.resize_with(ops.len(), || None);
@@ -128,7 +161,7 @@ fn run<'a>(ops: &[Op<'a>], biased: bool, timeout: Timeout) -> Option<SelectedOpe
         // (If the abort failed, a waker claimed us: the wait returns at once.)
 
         // 3. Wait.
-        let k = waiter.wait_until(deadline, WaitReason::Select)?;
+        let k = wait.run(&waiter)?;
         let chosen = regs[k]
             .take()
             .expect("woken through a registered operation");
@@ -151,12 +184,7 @@ fn run_ready(ops: &[Op<'_>], biased: bool, timeout: Timeout) -> Option<usize> {
     if let Some(&i) = order.iter().find(|&&i| ops[i].handle.is_ready()) {
         return Some(ops[i].index);
     }
-    let deadline = match timeout {
-        Timeout::Now => return None,
-        Timeout::Never => None,
-        Timeout::At(d) if Instant::now() >= d => return None,
-        Timeout::At(d) => Some(d),
-    };
+    let wait = Wait::of(timeout);
     let waiter = Arc::new(Waiter::new());
     // Kept alive until we return: dropping a watch unregisters it.
     let mut watches = Vec::with_capacity(ops.len());
@@ -167,8 +195,38 @@ fn run_ready(ops: &[Op<'_>], biased: bool, timeout: Timeout) -> Option<usize> {
             return Some(ops[i].index);
         }
     }
-    let k = waiter.wait_until(deadline, WaitReason::Select)?;
+    let k = wait.run(&waiter)?;
     Some(ops[k].index)
+}
+
+/// What a select does once it has registered and nothing was ready.
+#[derive(Clone, Copy)]
+enum Wait {
+    /// Withdraw at once (non-blocking, or the deadline has passed).
+    No,
+    /// Wait until claimed, or until the deadline (if any) passes.
+    Until(Option<Instant>),
+}
+
+impl Wait {
+    fn of(timeout: Timeout) -> Wait {
+        match timeout {
+            Timeout::Now => Wait::No,
+            Timeout::Never => Wait::Until(None),
+            Timeout::At(d) if Instant::now() >= d => Wait::No,
+            Timeout::At(d) => Wait::Until(Some(d)),
+        }
+    }
+
+    /// The operation `waiter` was claimed for; `None` if it withdrew first.
+    fn run(self, waiter: &Waiter) -> Option<usize> {
+        match self {
+            // If the abort loses, a waker claimed us: it publishes promptly.
+            Wait::No if waiter.try_abort() => None,
+            Wait::No => Some(waiter.wait(WaitReason::Select)),
+            Wait::Until(deadline) => waiter.wait_until(deadline, WaitReason::Select),
+        }
+    }
 }
 
 // ==================================================================== Select
@@ -198,15 +256,28 @@ fn run_ready(ops: &[Op<'_>], biased: bool, timeout: Timeout) -> Option<usize> {
 /// assert_eq!(op.recv(&rx1), Ok(10));
 /// ```
 ///
-/// Unlike crossbeam's, a `Select` is neither `Send` nor `Sync`: it borrows
-/// receivers and senders of any message type, and moving those borrows to
-/// another thread is only sound for `Send` messages. Build it on the thread
-/// (or green thread) that selects.
+/// Like crossbeam's, a `Select` is `Send` and `Sync`: it can be built on
+/// one thread, cloned or moved into others and run there (see "Send and
+/// Sync" in this module's source docs for why that is sound whatever the
+/// message types).
 pub struct Select<'a> {
     ops: Vec<Op<'a>>,
     next_index: usize,
     biased: bool,
 }
+
+// SAFETY: a `Select` holds borrowed handles (`&dyn Operation`), their
+// addresses (compared, never dereferenced) and indices. Using them from
+// another thread runs only the select loop, which touches the channels'
+// synchronisation state and no message (module docs, "Send and Sync"); the
+// state it touches (spinlocks, atomics, `Arc`s of entries and waiters,
+// unparkers) is thread-safe by construction whatever `T` is. The borrows
+// outlive the `Select`, so the handles stay alive wherever it goes.
+unsafe impl Send for Select<'_> {}
+// SAFETY: through `&Select` one can only read its operations (`Clone`,
+// `Debug`); selecting needs `&mut Select`. Reading them from several
+// threads is as safe as sending copies of them, which `Send` covers.
+unsafe impl Sync for Select<'_> {}
 
 impl<'a> Select<'a> {
     /// An empty set; ready operations are chosen uniformly at random.

@@ -95,17 +95,6 @@ impl Waiter {
         self.publish_deferring_wake().unpark_owned();
     }
 
-    /// Claim and publish in one step, for wakes that hand nothing over
-    /// besides the operation index. Returns false if it was not waiting.
-    #[inline]
-    pub(crate) fn try_wake(&self, op: usize) -> bool {
-        let ok = self.try_claim(op);
-        if ok {
-            self.publish();
-        }
-        ok
-    }
-
     /// Waits until published; returns the operation it was claimed for.
     pub(crate) fn wait(&self, reason: WaitReason) -> usize {
         loop {
@@ -212,6 +201,12 @@ impl<U> Waiter<U> {
             WAITING | ABORTED => None,
             s => Some((s - 2) / 2),
         }
+    }
+
+    /// True once published: whatever was handed over is the owner's.
+    #[inline]
+    pub(crate) fn is_published(&self) -> bool {
+        is_published(self.state.load(Ordering::Acquire))
     }
 
     /// The published operation, if any.

@@ -10,9 +10,10 @@
 //! Invariants, relied on below:
 //!
 //! * **C1 — hand-off before buffering.** A live waiting receiver exists only
-//!   while the buffer is empty: a sender hands its message straight to the
-//!   first live receiver, and buffers only when there is none. So FIFO order
-//!   holds across buffered and handed-off messages.
+//!   while the buffer holds no message that is not promised (C6): a sender
+//!   hands its message straight to the first live receiver, and buffers
+//!   only when there is none. So FIFO order holds across buffered and
+//!   handed-off messages.
 //! * **C2 — a claimed entry is out of its queue.** Wakers pop an entry before
 //!   claiming it; so an owner whose entry was claimed never needs the channel
 //!   lock again (the woken receiver of a rendezvous gets the value without a
@@ -29,6 +30,13 @@
 //!   takes this lock after withdrawing, and finds its slot gone from the
 //!   queue (or never looks because it was published), is the only one left
 //!   who knows the slot, and may return.
+//! * **C6 — promised messages are a prefix of the buffer.** A select that
+//!   chose a receive arm while messages were buffered does not take one (a
+//!   select never touches messages, `select.rs`, "Send and Sync"): it
+//!   promises itself the first unpromised one (`promised += 1`), and pops
+//!   the front when it completes. Everyone else takes the first unpromised
+//!   message. Promised messages still use capacity (C3) until popped, but
+//!   they are no longer in the channel for `len` and readiness.
 //!
 //! Capacity `None` is unbounded; `Some(0)` is a rendezvous channel, where
 //! every message goes from a sender's hands to a receiver's.
@@ -43,6 +51,7 @@
 //! read.
 
 use std::collections::VecDeque;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -72,7 +81,10 @@ struct Watcher {
 
 struct State<T> {
     buf: VecDeque<T>,
+    /// Buffer slots reserved by selects' send arms (C3).
     reserved: usize,
+    /// Buffered messages promised to selects' receive arms (C6).
+    promised: usize,
     senders: VecDeque<Waiting<T>>,
     receivers: VecDeque<Waiting<T>>,
     watchers: Vec<Watcher>,
@@ -172,6 +184,51 @@ enum RecvNow<T> {
 impl<T> State<T> {
     fn has_room(&self, cap: Option<usize>) -> bool {
         cap.map_or(true, |c| self.buf.len() + self.reserved < c)
+    }
+
+    /// Is a buffered message not promised yet (C6)?
+    #[inline]
+    fn has_unpromised(&self) -> bool {
+        self.buf.len() > self.promised
+    }
+
+    /// Takes the first buffered message not promised yet (C6).
+    #[inline]
+    fn take_buffered(&mut self) -> Option<T> {
+        if !self.has_unpromised() {
+            None
+        } else if self.promised == 0 {
+            self.buf.pop_front()
+        } else {
+            self.buf.remove(self.promised)
+        }
+    }
+
+    /// A select gave back what it reserved on `side` (room for a send, a
+    /// promised message for a receive): the first live operation waiting
+    /// on that side starts over, to find it. Unlike [`refill`](Self::refill)
+    /// this moves no message: it runs on a select's thread (`select.rs`,
+    /// "Send and Sync").
+    fn retry_first(&mut self, side: Side, wakes: &mut Wakes) {
+        while let Some(w) = self.queue(side).pop_front() {
+            match w {
+                Waiting::Plain(s) => {
+                    // SAFETY: popped under the lock, published within it (C5).
+                    wakes.push(unsafe { s.claim() }.retry_publish());
+                    break;
+                }
+                Waiting::Select(e) => {
+                    if e.try_claim() {
+                        let retried = e.grant(Grant::Retry).is_ok();
+                        wakes.push(e.publish_deferring_wake());
+                        if retried {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        self.notify(side, wakes);
     }
 
     /// Wakes the watchers of `side` (something on that side became ready)
@@ -298,7 +355,7 @@ impl<T> State<T> {
     }
 
     fn recv_now(&mut self, cap: Option<usize>, wakes: &mut Wakes) -> RecvNow<T> {
-        if let Some(msg) = self.buf.pop_front() {
+        if let Some(msg) = self.take_buffered() {
             self.refill(cap, wakes);
             return RecvNow::Msg(msg);
         }
@@ -315,7 +372,7 @@ impl<T> State<T> {
     /// Would a receive complete now? (`me`: a select's own entries do not
     /// count.)
     fn recv_ready(&self, me: Option<&Arc<Waiter>>) -> bool {
-        !self.buf.is_empty() || self.tx_gone || self.senders.iter().any(|w| w.is_live_for(me))
+        self.has_unpromised() || self.tx_gone || self.senders.iter().any(|w| w.is_live_for(me))
     }
 
     /// Would a send complete now?
@@ -350,6 +407,28 @@ impl<T> State<T> {
     }
 }
 
+/// Drops `msgs` in order, each on its own: a panicking `Drop` neither
+/// keeps the others from being dropped nor (as a second panic while the
+/// first unwinds would) aborts the process. The first panic then resumes,
+/// so a `catch_unwind` around the drop of the channel sees it, as with
+/// crossbeam. Already unwinding, it is not resumed (that would abort).
+fn drop_messages<T>(msgs: VecDeque<T>) {
+    if msgs.is_empty() {
+        return;
+    }
+    let mut first = None;
+    for msg in msgs {
+        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| drop(msg))) {
+            first.get_or_insert(panic);
+        }
+    }
+    if let Some(panic) = first {
+        if !std::thread::panicking() {
+            resume_unwind(panic);
+        }
+    }
+}
+
 /// Has `deadline` passed? Reads the clock only when there is one.
 #[inline]
 fn passed(deadline: Option<Instant>) -> bool {
@@ -371,6 +450,7 @@ impl<T> Chan<T> {
             state: SpinLock::new(State {
                 buf: VecDeque::new(),
                 reserved: 0,
+                promised: 0,
                 senders: VecDeque::new(),
                 receivers: VecDeque::new(),
                 watchers: Vec::new(),
@@ -388,7 +468,8 @@ impl<T> Chan<T> {
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.state.lock().buf.len()
+        let st = self.state.lock();
+        st.buf.len() - st.promised
     }
 
     pub(crate) fn is_full(&self) -> bool {
@@ -444,7 +525,7 @@ impl<T> Chan<T> {
         drop(st);
         drop(waiting);
         wakes.wake();
-        drop(buffered); // C4: outside the lock
+        drop_messages(buffered); // C4: outside the lock
     }
 
     // ------------------------------------------------------ plain send
@@ -565,7 +646,7 @@ impl<T> Chan<T> {
             Err(msg) => return Err(SendTimeoutError::Timeout(msg)),
         };
         let handed = SlotGuard::new(self, slot, Side::Send).wait(deadline, WaitReason::ChanSend);
-        Self::send_waited(handed)
+        self.send_waited(handed, deadline)
     }
 
     /// Queues a slot for `msg` in `space` (`Err(msg)`: the deadline has
@@ -592,11 +673,28 @@ impl<T> Chan<T> {
         Ok(slot)
     }
 
-    fn send_waited(handed: (Handed<T>, Option<T>)) -> Result<(), SendTimeoutError<T>> {
+    fn send_waited(
+        &self,
+        handed: (Handed<T>, Option<T>),
+        deadline: Option<Instant>,
+    ) -> Result<(), SendTimeoutError<T>> {
         match handed {
             (Handed::Done, _) => Ok(()),
             (Handed::Disconnected, Some(m)) => Err(SendTimeoutError::Disconnected(m)),
             (Handed::Pending, Some(m)) => Err(SendTimeoutError::Timeout(m)),
+            // A select's receive arm committed to us: hand it the message.
+            (Handed::Fill(r), Some(m)) => match r.fill(m) {
+                Ok(()) => {
+                    r.publish();
+                    Ok(())
+                }
+                // It withdrew before we came: send the ordinary way.
+                Err(m) => {
+                    r.publish();
+                    self.send_slow(self.state.lock(), m, deadline)
+                }
+            },
+            (Handed::Retry, Some(m)) => self.send_slow(self.state.lock(), m, deadline),
             _ => unreachable!("a plain send is taken, disconnected or withdrawn"),
         }
     }
@@ -631,12 +729,36 @@ impl<T> Chan<T> {
         Ok(())
     }
 
-    /// Gives back a slot reserved by a select that never sent.
+    /// Gives back a slot reserved by a select that never sent (on the
+    /// select's thread: no message moves, C6's note).
     pub(crate) fn release_reservation(&self) {
         let mut wakes = Wakes::new();
         let mut st = self.state.lock();
         st.reserved -= 1;
+        st.retry_first(Side::Send, &mut wakes);
+        drop(st);
+        wakes.wake();
+    }
+
+    /// Completes a selected receive that was promised a buffered message
+    /// (C6): takes the front one.
+    pub(crate) fn recv_promised(&self) -> T {
+        let mut wakes = Wakes::new();
+        let mut st = self.state.lock();
+        st.promised -= 1;
+        let msg = st.buf.pop_front().expect("a promised message is buffered");
         st.refill(self.cap, &mut wakes);
+        drop(st);
+        wakes.wake();
+        msg
+    }
+
+    /// Gives back a promise of a select that never received.
+    pub(crate) fn release_promise(&self) {
+        let mut wakes = Wakes::new();
+        let mut st = self.state.lock();
+        st.promised -= 1;
+        st.retry_first(Side::Recv, &mut wakes);
         drop(st);
         wakes.wake();
     }
@@ -670,6 +792,10 @@ impl<T> Chan<T> {
     #[inline(always)]
     pub(crate) fn recv(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
         let mut st = self.state.lock();
+        if st.promised != 0 {
+            // Selects hold promises on buffered messages (C6).
+            return self.recv_slow(st, deadline);
+        }
         if let Some(msg) = st.buf.pop_front() {
             // The common case of a buffered channel: nobody to move into
             // the freed room, nobody watching.
@@ -799,14 +925,16 @@ impl<T> Chan<T> {
                 Some(m) => Ok(m),
                 None => return Waited::Retry,
             },
+            (Handed::Retry, _) => return Waited::Retry,
             (Handed::Done, None) => unreachable!("a receive handed no message"),
+            (Handed::Fill(_), _) => unreachable!("a receive asked to fill"),
         };
         Waited::Done(r)
     }
 
     /// Waits for a select's send arm to fill `r`; `None` if it withdrew.
     pub(crate) fn wait_partner(&self, r: Arc<Entry<T>>) -> Option<T> {
-        let mut queued = Queued::new(self, r, None);
+        let mut queued = Queued::new(self, r, None, false);
         queued.entry.waiter().wait(WaitReason::ChanRecv);
         match queued.take_grant() {
             (Grant::Done, Some(m)) => Some(m),
@@ -835,18 +963,13 @@ impl<T> Chan<T> {
 
     // ---------------------------------------------------------- select
 
-    /// Performs (receive) or reserves (send) the operation if it can proceed
-    /// without waiting.
+    /// Reserves the operation if it can proceed without waiting (touching
+    /// no message: `token.rs`).
     pub(crate) fn select_now(self: &Arc<Self>, side: Side) -> Option<Token<T>> {
         let mut wakes = Wakes::new();
         let mut st = self.state.lock();
         let token = match side {
-            Side::Recv => match st.recv_now(self.cap, &mut wakes) {
-                RecvNow::Msg(m) => Some(Token::Msg(m)),
-                RecvNow::Partner(r) => Some(Token::FromPartner(r)),
-                RecvNow::Disconnected => Some(Token::RecvDisconnected),
-                RecvNow::Empty => None,
-            },
+            Side::Recv => st.reserve_recv(&mut wakes),
             Side::Send => st.reserve_send(self.cap),
         };
         drop(st);
@@ -899,13 +1022,14 @@ impl<T> Chan<T> {
     /// What a select woken through `entry` was handed; `None`: start over.
     pub(crate) fn accept(queued: &mut Queued<'_, T>) -> Option<Token<T>> {
         let deferred = queued.entry.is_deferred();
-        match queued.take_grant() {
-            (Grant::Done, Some(m)) => Some(Token::Msg(m)),
-            (Grant::Disconnected, _) if !deferred => Some(Token::RecvDisconnected),
-            (Grant::Disconnected, _) => Some(Token::SendDisconnected),
-            (Grant::Reserved, _) => Some(Token::Reserved),
-            (Grant::Partner(r), _) => Some(Token::ToPartner(r)),
-            (Grant::Retry, _) => None,
+        // The grant only: a message stays in the entry (`token.rs`).
+        match queued.take_grant_only() {
+            Grant::Done if !deferred => Some(Token::Filled(queued.entry.clone())),
+            Grant::Disconnected if !deferred => Some(Token::RecvDisconnected),
+            Grant::Disconnected => Some(Token::SendDisconnected),
+            Grant::Reserved => Some(Token::Reserved),
+            Grant::Partner(r) => Some(Token::ToPartner(r)),
+            Grant::Retry => None,
             _ => unreachable!("a published select entry holds a grant"),
         }
     }
@@ -952,6 +1076,39 @@ impl<T> Chan<T> {
 }
 
 impl<T> State<T> {
+    /// A select's receive arm: promises itself a buffered message (C6), or
+    /// commits to a waiting sender, which fills an entry for it.
+    fn reserve_recv(&mut self, wakes: &mut Wakes) -> Option<Token<T>> {
+        if self.has_unpromised() {
+            self.promised += 1;
+            return Some(Token::Promised);
+        }
+        while let Some(w) = self.senders.pop_front() {
+            match w {
+                Waiting::Plain(s) => {
+                    // SAFETY: popped under the lock, published within it (C5).
+                    let (entry, wake) = unsafe { s.claim() }.fill_request_publish();
+                    wakes.push(wake);
+                    return Some(Token::FromPartner(entry));
+                }
+                Waiting::Select(e) => {
+                    if !e.try_claim() {
+                        continue;
+                    }
+                    // A select's send arm: it supplies the message once its
+                    // select returns.
+                    let r = Entry::partner_recv();
+                    let granted = e.grant(Grant::Partner(r.clone())).is_ok();
+                    wakes.push(e.publish_deferring_wake());
+                    if granted {
+                        return Some(Token::FromPartner(r));
+                    }
+                }
+            }
+        }
+        self.tx_gone.then_some(Token::RecvDisconnected)
+    }
+
     /// A select's send arm: commits to a waiting receiver or reserves room.
     fn reserve_send(&mut self, cap: Option<usize>) -> Option<Token<T>> {
         if self.rx_gone {
@@ -1033,9 +1190,13 @@ impl<T> Drop for SlotGuard<'_, T> {
         }
         // SAFETY: as in `wait`.
         let (handed, msg) = unsafe { self.slot.take() };
-        if let Handed::Partner(r) = handed {
+        match handed {
             // A select's send arm will fill `r`; tell it we are gone.
-            drop(r.abandon());
+            Handed::Partner(r) => drop(r.abandon()),
+            // A select's receive arm waits for us to fill `r`: let it
+            // receive the ordinary way instead.
+            Handed::Fill(r) => r.retry(),
+            _ => {}
         }
         drop(msg); // C4: a message handed to a thread that is gone
     }
@@ -1051,18 +1212,27 @@ pub(crate) struct Queued<'c, T> {
     chan: &'c Chan<T>,
     pub(crate) entry: Arc<Entry<T>>,
     side: Option<Side>,
+    /// The owner is a select, which must not drop a message left in the
+    /// entry (`select.rs`, "Send and Sync"): it leaks it instead.
+    select: bool,
     /// The owner consumed the grant: nothing left to clean up.
     consumed: bool,
 }
 
 impl<'c, T> Queued<'c, T> {
     /// `side`: the queue the entry sits in (`None`: in none, e.g. a partner
-    /// receive).
-    pub(crate) fn new(chan: &'c Chan<T>, entry: Arc<Entry<T>>, side: Option<Side>) -> Self {
+    /// receive); `select`: the owner is a select (see the field).
+    pub(crate) fn new(
+        chan: &'c Chan<T>,
+        entry: Arc<Entry<T>>,
+        side: Option<Side>,
+        select: bool,
+    ) -> Self {
         Queued {
             chan,
             entry,
             side,
+            select,
             consumed: false,
         }
     }
@@ -1072,6 +1242,13 @@ impl<'c, T> Queued<'c, T> {
     pub(crate) fn take_grant(&mut self) -> (Grant<T>, Option<T>) {
         self.consumed = true;
         self.entry.take_grant()
+    }
+
+    /// Like [`take_grant`](Self::take_grant), leaving a message in the
+    /// entry (a select: `token.rs`).
+    pub(crate) fn take_grant_only(&mut self) -> Grant<T> {
+        self.consumed = true;
+        self.entry.take_grant_only()
     }
 }
 
@@ -1085,7 +1262,11 @@ impl<T> Drop for Queued<'_, T> {
         // claims the entry after we take it out of the queue.
         w.try_abort();
         if w.claimed_op() == Some(self.entry.op()) {
-            if let Some((grant, msg)) = self.entry.abandon() {
+            if self.select {
+                if let Some(grant) = self.entry.abandon_leaking_message() {
+                    self.chan.release_grant(grant, None);
+                }
+            } else if let Some((grant, msg)) = self.entry.abandon() {
                 self.chan.release_grant(grant, msg);
             }
         } else if let Some(side) = self.side {

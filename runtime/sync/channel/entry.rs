@@ -18,12 +18,17 @@
 //! Popping the slot under the channel lock already gives the claimer
 //! exclusive access to its cells, so the slot needs no lock of its own.
 //!
-//! The one claim that cannot complete in a critical section is a select's
-//! send arm taking a waiting plain receiver (its message is only evaluated
-//! after the select returns). It publishes the slot at once with
-//! [`Handed::Partner`]: a heap [`Entry`] to which it moves the receiver's
-//! unparker, and which it fills later; the receiver waits on that entry like
-//! any partner receive.
+//! Two claims cannot complete in a critical section, and both go through a
+//! heap [`Entry`] that the slot is published with. A select's send arm
+//! taking a waiting plain receiver (its message is only evaluated after the
+//! select returns) publishes the slot with [`Handed::Partner`]: an entry to
+//! which it moves the receiver's unparker, and which it fills later; the
+//! receiver waits on that entry like any partner receive. A select's
+//! receive arm taking a waiting plain sender must not touch the message
+//! (a select never moves, reads or drops one: see `select.rs`, "Send and
+//! Sync"), so it publishes the slot with [`Handed::Fill`]: the woken sender
+//! moves its message into the entry itself, on its own thread, and the
+//! select's `SelectedOperation::recv` takes it from there.
 //!
 //! **A select** puts one `Entry` per operation in the queues, all sharing
 //! one [`Waiter`]. The waker that claims the waiter writes into the claimed
@@ -170,6 +175,12 @@ impl<T> Entry<T> {
         self.waiter().publish_deferring_wake()
     }
 
+    /// The message a claimer filled in (`fill`), for the owner that
+    /// accepted the grant without it.
+    pub(crate) fn take_message(&self) -> Option<T> {
+        self.packet.lock().msg.take()
+    }
+
     /// Hands `msg` to this claimed receive. Gives it back if the owner
     /// abandoned the wait.
     pub(crate) fn fill(&self, msg: T) -> Result<(), T> {
@@ -207,6 +218,33 @@ impl<T> Entry<T> {
         (g, p.msg.take())
     }
 
+    /// Like [`take_grant`](Self::take_grant), leaving a message where it is
+    /// (for [`take_message`](Self::take_message) on the completing thread).
+    pub(crate) fn take_grant_only(&self) -> Grant<T> {
+        std::mem::replace(&mut self.packet.lock().grant, Grant::Taken)
+    }
+
+    /// [`abandon`](Self::abandon) for a select, which must not touch a
+    /// message (`select.rs`, "Send and Sync"): a message already handed over
+    /// stays in the entry, and the entry is leaked, so nobody drops the
+    /// message on this thread. Only reached when a select is unwound or its
+    /// `SelectedOperation` is dropped uncompleted (a bug that panics).
+    pub(crate) fn abandon_leaking_message(self: &Arc<Self>) -> Option<Grant<T>> {
+        let mut p = self.packet.lock();
+        let grant = match p.grant {
+            Grant::Pending => {
+                p.abandoned = true;
+                return None;
+            }
+            _ => std::mem::replace(&mut p.grant, Grant::Taken),
+        };
+        if p.msg.is_some() {
+            drop(p);
+            std::mem::forget(Arc::clone(self));
+        }
+        Some(grant)
+    }
+
     /// The owner gives up a claimed entry without consuming it. Returns a
     /// grant (and message) it must release; or marks the entry abandoned if
     /// nothing was written yet, so the claimer releases it instead.
@@ -239,6 +277,13 @@ pub(crate) enum Handed<T> {
     /// Receive: a select's send arm committed to this receiver and will fill
     /// this claimed entry (which wakes the same owner) later.
     Partner(Arc<Entry<T>>),
+    /// Send: a select's receive arm committed to this sender; the sender
+    /// moves its message into this claimed entry and publishes it (which
+    /// wakes the select).
+    Fill(Arc<Entry<T>>),
+    /// Send or receive: a reservation this operation had to wait for was
+    /// given back; start the operation over.
+    Retry,
 }
 
 /// A plain send or receive waiting on its owner's stack (module docs).
@@ -434,6 +479,31 @@ impl<T> Claimed<'_, T> {
                 .expect("a waiting plain send holds its message");
             (msg, self.0.publish())
         }
+    }
+
+    /// Sends this operation back to the start (room, or a message, it
+    /// waited for was given back by a select), without touching a message.
+    #[inline]
+    pub(crate) fn retry_publish(self) -> Unparker {
+        // SAFETY: as in `fill_publish`.
+        unsafe {
+            self.0.hand(Handed::Retry);
+            self.0.publish()
+        }
+    }
+
+    /// A select's receive arm commits to this send, without touching its
+    /// message: publishes it with a partner entry for the select (the
+    /// calling thread) to wait on, which the woken sender fills. Returns
+    /// that entry and the sender's unparker (wake it after unlocking).
+    pub(crate) fn fill_request_publish(self) -> (Arc<Entry<T>>, Unparker) {
+        let entry = Entry::partner_recv();
+        // SAFETY: as in `fill_publish`.
+        let wake = unsafe {
+            self.0.hand(Handed::Fill(entry.clone()));
+            self.0.publish()
+        };
+        (entry, wake)
     }
 
     /// Tells this operation that the other side is gone.

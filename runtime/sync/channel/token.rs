@@ -2,11 +2,14 @@
 //! (or abandoning) that operation settles the channel.
 //!
 //! crossbeam's `select` splits an operation in two: selection commits to one
-//! operation, and `SelectedOperation::recv`/`send` completes it. A receive is
-//! performed at selection (the message is taken). A send cannot be — its
-//! message is only evaluated once its arm was chosen — so selection
-//! *reserves* the capacity: a buffer slot, or a claimed receiver waiting for
-//! exactly this message.
+//! operation, and `SelectedOperation::recv`/`send` completes it. Selection
+//! only *reserves*: a buffered message promised to this receive, a claimed
+//! sender that moves its message into an entry for it, a buffer slot for a
+//! send, a claimed receiver waiting for exactly this message. Selection
+//! never moves, reads or drops a message (what makes `Select` `Send` and
+//! `Sync`, see `select.rs`); the message moves here, in [`Selected::recv`]
+//! and [`Selected::send`], on the thread that completes the operation with
+//! the typed handle.
 
 use std::sync::Arc;
 
@@ -16,11 +19,15 @@ use super::error::{RecvError, SendError};
 
 /// The committed half of a selected operation.
 pub(crate) enum Token<T> {
-    /// Receive: the message, already taken from the channel.
-    Msg(T),
+    /// Receive: the first buffered message not promised yet was promised to
+    /// this receive (see `promised` in `chan.rs`).
+    Promised,
+    /// Receive: a sender filled the message into this entry of ours.
+    Filled(Arc<Entry<T>>),
     /// Receive: the channel is empty and disconnected.
     RecvDisconnected,
-    /// Receive: a select's send arm was claimed and will fill this entry.
+    /// Receive: a sender (a select's send arm, or a plain sender that was
+    /// woken for it) was claimed and will fill this entry.
     FromPartner(Arc<Entry<T>>),
     /// Send: a buffer slot is reserved (bounded channel).
     Reserved,
@@ -33,7 +40,9 @@ pub(crate) enum Token<T> {
 }
 
 /// A token bound to its channel. Completing it finishes the operation;
-/// dropping it instead releases what was reserved.
+/// dropping it instead releases what was reserved (without touching a
+/// message: one already handed over is leaked, see
+/// [`Entry::abandon_leaking_message`]).
 pub(crate) struct Selected<T> {
     chan: Arc<Chan<T>>,
     token: Option<Token<T>>,
@@ -55,12 +64,15 @@ impl<T> Selected<T> {
     /// Completes a selected receive.
     pub(crate) fn recv(mut self) -> Result<T, RecvError> {
         match self.token.take().expect("a token completes once") {
-            Token::Msg(m) => Ok(m),
+            Token::Promised => Ok(self.chan.recv_promised()),
+            Token::Filled(e) => Ok(e
+                .take_message()
+                .expect("a filled select entry holds its message")),
             Token::RecvDisconnected => Err(RecvError),
             Token::FromPartner(r) => match self.chan.wait_partner(r) {
                 Some(m) => Ok(m),
-                // The sending select withdrew (it was unwound, or dropped
-                // its `SelectedOperation`): receive the ordinary way.
+                // The sender withdrew (it was unwound, or a sending select
+                // dropped its `SelectedOperation`): receive the ordinary way.
                 None => self.chan.recv_timed(None).map_err(|_| RecvError),
             },
             _ => unreachable!("a send operation completed as a receive"),
@@ -94,9 +106,14 @@ impl<T> Selected<T> {
 impl<T> Drop for Selected<T> {
     fn drop(&mut self) {
         match self.token.take() {
+            Some(Token::Promised) => self.chan.release_promise(),
+            Some(Token::Filled(e)) => {
+                // The message stays in the entry, leaked with it.
+                let _ = e.abandon_leaking_message();
+            }
             Some(Token::FromPartner(r)) => {
-                // The partner's message (if it came already) is dropped here.
-                drop(r.abandon());
+                // A message the partner filled in already is leaked.
+                let _ = r.abandon_leaking_message();
             }
             Some(Token::Reserved) => self.chan.release_reservation(),
             Some(Token::ToPartner(r)) => r.retry(),

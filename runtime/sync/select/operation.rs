@@ -79,7 +79,7 @@ fn register<'a, T: 'a>(
     op: usize,
 ) -> (Option<Registration<'a>>, bool) {
     let (entry, ready) = chan.register(side, waiter, op);
-    let queued = Queued::new(chan, entry, Some(side));
+    let queued = Queued::new(chan, entry, Some(side), true);
     (Some(Box::new(Typed { chan, queued })), ready)
 }
 
