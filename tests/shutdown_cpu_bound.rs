@@ -1,8 +1,8 @@
 //! Dropping a runtime while a CPU-bound green thread runs: it checks in with
 //! `coop::checkpoint`, as greenrt asks of such code, so the drop must get
-//! it to switch and return. (It hung: sysmon, which asks running green
-//! threads to yield, is stopped first at shutdown, so the green thread's M
-//! never came back to its loop.)
+//! it to switch and return. (Found by `tests/fault_soak.rs`: before
+//! `Runtime::shutdown_timeout`, shutdown stopped sysmon — which asks running
+//! green threads to yield — first, and the drop joined that G's M forever.)
 
 mod common;
 

@@ -447,14 +447,6 @@ impl Scheduler {
         for m in parked {
             m.hand_off(None, false);
         }
-        // A running G that never waits switches only at a checkpoint
-        // (`coop.rs`), when its P's `preempt` is set — and sysmon, which
-        // sets it, has just stopped. Set it on every P, after the shutdown
-        // flag: such a G yields, and its M sees the flag and stops instead
-        // of resuming it (it is unwound with the rest below).
-        for ps in self.ps.iter() {
-            ps.preempt.store(true, Ordering::SeqCst);
-        }
         self.netpoll.wake();
         super::shutdown::wait_until(deadline, || self.mcount.load(Ordering::SeqCst) == 0);
         let me = std::thread::current().id();
