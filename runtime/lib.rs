@@ -34,6 +34,7 @@ pub mod net;
 mod panic_hook;
 mod runtime;
 pub(crate) mod sched;
+mod scope;
 pub mod sync;
 mod syscall;
 pub mod time;
@@ -42,6 +43,7 @@ pub use handle::GreenThread;
 pub use join::JoinHandle;
 pub use runtime::{run, Builder, Runtime};
 pub use sched::{RuntimeStats, WaitReason};
+pub use scope::{scope, Scope, ScopedJoinHandle};
 pub use syscall::syscall;
 pub use time::{sleep, sleep_until};
 

@@ -46,22 +46,25 @@ fn cancel(g: &GRef) {
 }
 
 /// Cancels everything queued, sleeping or parked.
+///
+/// Newest first (highest id): a G that borrows from another G's stack
+/// (`greenrt::scope`) is always newer than the G that lent it, so its
+/// destructors run while what they borrow still exists.
 pub(crate) fn cancel_everything(sched: &Scheduler) {
-    // Queued Gs first: fresh ones are settled when dropped, started ones are
-    // also in the registry and unwound below.
-    for g in sched.drain_queues() {
-        cancel(&g);
-    }
+    // A started G may be both queued and registered; the second `cancel`
+    // finds it done. Fresh ones are settled when cancelled.
+    let mut gs = sched.drain_queues();
     sched.timers.clear();
     // Unwinding may run destructors that wake or spawn Gs; `ready` drops
     // those at once during shutdown, so one pass suffices. Loop anyway in
     // case a destructor started a G before the flag was visible.
     loop {
-        let gs = sched.registry.take_all();
+        gs.extend(sched.registry.take_all());
         if gs.is_empty() {
             break;
         }
-        for g in gs {
+        gs.sort_unstable_by_key(|g| std::cmp::Reverse(g.id()));
+        for g in gs.drain(..) {
             cancel(&g);
         }
     }
