@@ -35,6 +35,7 @@ mod panic_hook;
 mod runtime;
 pub(crate) mod sched;
 mod scope;
+mod spawn_builder;
 pub mod sync;
 mod syscall;
 pub mod time;
@@ -44,6 +45,7 @@ pub use join::JoinHandle;
 pub use runtime::{run, Builder, Runtime};
 pub use sched::{RuntimeStats, WaitReason};
 pub use scope::{scope, Scope, ScopedJoinHandle};
+pub use spawn_builder::{spawn_builder, SpawnBuilder};
 pub use syscall::syscall;
 pub use time::{sleep, sleep_until};
 

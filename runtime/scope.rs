@@ -196,7 +196,8 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         F: FnOnce() -> T + Send + 'scope,
         T: Send + 'scope,
     {
-        self.spawn_inner(None, f)
+        self.try_spawn(None, None, f)
+            .expect("a spawn without a stack size does not fail")
     }
 
     /// [`spawn`](Self::spawn) with a name (shown in `current()`, panic
@@ -210,10 +211,18 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         F: FnOnce() -> T + Send + 'scope,
         T: Send + 'scope,
     {
-        self.spawn_inner(Some(name.into().into_boxed_str()), f)
+        self.try_spawn(Some(name.into().into_boxed_str()), None, f)
+            .expect("a spawn without a stack size does not fail")
     }
 
-    fn spawn_inner<F, T>(&'scope self, name: Option<Box<str>>, f: F) -> ScopedJoinHandle<'scope, T>
+    /// Spawns `f`; with a `stack_size`, its stack is taken now and a failure
+    /// is returned (`SpawnBuilder::spawn_scoped`), else it cannot fail.
+    pub(crate) fn try_spawn<F, T>(
+        &'scope self,
+        name: Option<Box<str>>,
+        stack_size: Option<usize>,
+        f: F,
+    ) -> std::io::Result<ScopedJoinHandle<'scope, T>>
     where
         F: FnOnce() -> T + Send + 'scope,
         T: Send + 'scope,
@@ -246,13 +255,25 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         // closure, has been dropped, which happens only after the closure
         // ran or was dropped unrun. See the module docs.
         let body: Box<dyn FnOnce() + Send + 'static> = unsafe { std::mem::transmute(body) };
-        let inner = crate::join::spawn_on(&crate::runtime::current_or_default(), name, body);
-        ScopedJoinHandle {
+        let sched = crate::runtime::current_or_default();
+        let inner = match stack_size {
+            None => crate::join::spawn_on(&sched, name, body),
+            Some(size) => match crate::join::spawn_with_stack_on(&sched, name, size, body) {
+                Ok(inner) => inner,
+                Err(e) => {
+                    // The closure was dropped unrun, and its `Finished`
+                    // counted a failure; the caller gets this one as `Err`.
+                    self.data.unjoined_failures.fetch_sub(1, Ordering::Relaxed);
+                    return Err(e);
+                }
+            },
+        };
+        Ok(ScopedJoinHandle {
             inner,
             result,
             data: Arc::clone(&self.data),
             scope: PhantomData,
-        }
+        })
     }
 }
 

@@ -92,6 +92,10 @@ pub(crate) trait Task: Send + Sync {
 pub(crate) enum Body {
     /// Spawned, never run: no stack yet (the task is the G's `task` field).
     Fresh,
+    /// Spawned with its stack already taken, never run
+    /// (`greenrt::spawn_builder`: a stack that cannot be had is the
+    /// spawner's error, not the G's failure at start).
+    Prepared(GreenStack),
     /// Started: the coroutine owns a pooled stack.
     Started(Coro),
     /// Returned (or cancelled); nothing left to run.
@@ -160,6 +164,12 @@ impl<B: Task + 'static> GreenThreadWith<B> {
             g: GreenThread::new(&VtableOf::<B>::VTABLE, id, name, sched),
             task,
         }
+    }
+
+    /// Gives the not yet shared G the stack it will run on.
+    pub(crate) fn with_stack(mut self, stack: GreenStack) -> Self {
+        *self.g.body.get_mut() = Body::Prepared(stack);
+        self
     }
 }
 
@@ -341,7 +351,7 @@ impl GreenThread {
 impl<B: Task> Drop for GreenThreadWith<B> {
     fn drop(&mut self) {
         let body = self.g.body.get_mut();
-        if let Body::Fresh = body {
+        if let Body::Fresh | Body::Prepared(_) = body {
             *body = Body::Done;
             self.task.cancel(cancel_message(self.g.id, self.g.name()));
         }

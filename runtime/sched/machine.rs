@@ -223,11 +223,14 @@ impl Machine {
         // popped from a queue, and parked Gs are only re-queued after
         // `commit_park`, which happens after its last switch).
         let body = unsafe { g.body_mut() };
-        if let Body::Fresh = body {
-            let stack = {
-                let p = self.p.as_deref().expect("M holds a P");
-                let mut cache = p.stacks.borrow_mut();
-                self.sched.stacks.get(&mut cache)
+        if let Body::Fresh | Body::Prepared(_) = body {
+            let stack = match std::mem::replace(body, Body::Fresh) {
+                Body::Prepared(stack) => Ok(stack),
+                _ => {
+                    let p = self.p.as_deref().expect("M holds a P");
+                    let mut cache = p.stacks.borrow_mut();
+                    self.sched.stacks.get(&mut cache)
+                }
             };
             let stack = match stack {
                 Ok(s) => s,

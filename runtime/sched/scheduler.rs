@@ -121,7 +121,34 @@ impl Scheduler {
         task: B,
     ) -> (GRef, NonNull<B>) {
         let id = self.next_gid.fetch_add(1, Ordering::Relaxed);
-        let g = GreenThreadWith::new(id, name, self.clone(), task);
+        self.spawn_g(GreenThreadWith::new(id, name, self.clone(), task))
+    }
+
+    /// [`spawn`](Self::spawn) for a G whose stack, of `stack_size` bytes,
+    /// is taken now: `Err` (and no G) when it cannot be had.
+    pub(crate) fn spawn_with_stack<B: Task + 'static>(
+        self: &Arc<Self>,
+        name: Option<Box<str>>,
+        task: B,
+        stack_size: usize,
+    ) -> std::io::Result<(GRef, NonNull<B>)> {
+        let p = local_p(self);
+        // SAFETY: `p` is null or this thread's own P, valid while we run
+        // here; nothing below switches.
+        let stack = match unsafe { p.as_ref() }.and_then(|p| p.stacks.try_borrow_mut().ok()) {
+            Some(mut cache) => self.stacks.get_sized(&mut cache, stack_size),
+            None => {
+                let mut cache = Vec::new();
+                let stack = self.stacks.get_sized(&mut cache, stack_size);
+                self.stacks.put_all(&mut cache);
+                stack
+            }
+        }?;
+        let id = self.next_gid.fetch_add(1, Ordering::Relaxed);
+        Ok(self.spawn_g(GreenThreadWith::new(id, name, self.clone(), task).with_stack(stack)))
+    }
+
+    fn spawn_g<B: Task + 'static>(self: &Arc<Self>, g: GreenThreadWith<B>) -> (GRef, NonNull<B>) {
         let p = local_p(self);
         // SAFETY: `p` is null or this thread's own P, valid while we run here.
         match unsafe { p.as_ref() } {

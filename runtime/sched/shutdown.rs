@@ -40,7 +40,7 @@ fn cancel(g: &GRef) {
     let body = unsafe { g.body_mut() };
     match std::mem::replace(body, Body::Done) {
         Body::Started(coro) => unwind_coroutine(g.as_ptr(), coro),
-        Body::Fresh => g.cancel_task(),
+        Body::Fresh | Body::Prepared(_) => g.cancel_task(),
         Body::Done => {}
     }
 }
