@@ -116,6 +116,11 @@ where
             Err(_) if g.is_cancelled() => Err(cancelled_payload(g.id(), g.name())),
             r => r,
         };
+        // Still on the G's stack, before its result is visible.
+        let r = match crate::green_local::drop_all(g) {
+            Some(payload) if r.is_ok() => Err(payload),
+            _ => r,
+        };
         self.slot.publish(r);
     }
 

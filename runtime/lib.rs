@@ -28,6 +28,7 @@
 pub mod config;
 pub mod coop;
 pub mod fs;
+mod green_local;
 mod handle;
 mod join;
 pub mod net;
@@ -40,6 +41,7 @@ pub mod sync;
 mod syscall;
 pub mod time;
 
+pub use green_local::{AccessError, GreenLocalKey};
 pub use handle::GreenThread;
 pub use join::JoinHandle;
 pub use runtime::{run, Builder, Runtime};

@@ -59,6 +59,7 @@ use std::sync::Arc;
 use super::stack::GreenStack;
 use corosensei::{Coroutine, Yielder};
 
+use super::g_locals::GLocals;
 use super::g_ref::{TaskVtable, VtableOf};
 use super::scheduler::Scheduler;
 use super::wait_reason::WaitReason;
@@ -143,10 +144,12 @@ pub(crate) struct GreenThread {
     /// Lowest address of this G's stack mapping (its guard page), for the
     /// overflow report; 0 until the G starts.
     pub(crate) stack_guard: Cell<usize>,
+    /// `green_local!` values (`g_locals.rs`); only this G touches them.
+    pub(crate) locals: GLocals,
 }
 
 // SAFETY: the `UnsafeCell`/`Cell` fields (`body`, `yielder`, `registry_slot`,
-// `in_syscall`, `stack_guard`)
+// `in_syscall`, `stack_guard`; `locals`, touched by the G itself only)
 // are only accessed by the one M that owns the G at a time; ownership passes
 // between threads through run queues and the `state` atomic, which both
 // publish with release/acquire ordering. The coroutine itself is not `Send`
@@ -196,6 +199,7 @@ impl GreenThread {
             registry_slot: Cell::new(usize::MAX),
             in_syscall: Cell::new(false),
             stack_guard: Cell::new(0),
+            locals: GLocals::default(),
         }
     }
 

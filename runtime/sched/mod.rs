@@ -65,6 +65,7 @@
 pub(crate) mod context;
 mod counters;
 mod g_alloc;
+mod g_locals;
 mod g_ref;
 mod green_thread;
 mod idle;
@@ -85,6 +86,7 @@ mod wait_reason;
 
 // What the rest of the crate may use. Nothing under `sched/` imports a crate
 // module outside it (checked by `scripts/check_sched_imports.sh` in CI).
+pub(crate) use g_locals::LocalSlot;
 pub(crate) use g_ref::GRef;
 pub(crate) use green_thread::{cancel_message, GreenThread, SwitchRequest, Task};
 pub(crate) use netpoll::{Direction, PollDesc};
