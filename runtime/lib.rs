@@ -45,7 +45,7 @@ pub use green_local::{AccessError, GreenLocalKey};
 pub use handle::GreenThread;
 pub use join::JoinHandle;
 pub use runtime::{run, Builder, Runtime};
-pub use sched::{RuntimeStats, WaitReason};
+pub use sched::{lock_os_thread, OsThreadGuard, RuntimeStats, WaitReason};
 pub use scope::{scope, Scope, ScopedJoinHandle};
 pub use spawn_builder::{spawn_builder, SpawnBuilder};
 pub use syscall::syscall;

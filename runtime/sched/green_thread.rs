@@ -61,6 +61,7 @@ use corosensei::{Coroutine, Yielder};
 
 use super::g_locals::GLocals;
 use super::g_ref::{TaskVtable, VtableOf};
+use super::os_thread_lock::OsThreadLock;
 use super::scheduler::Scheduler;
 use super::wait_reason::WaitReason;
 
@@ -146,10 +147,12 @@ pub(crate) struct GreenThread {
     pub(crate) stack_guard: Cell<usize>,
     /// `green_local!` values (`g_locals.rs`); only this G touches them.
     pub(crate) locals: GLocals,
+    /// Set while the G is locked to its OS thread (`os_thread_lock.rs`).
+    os_lock: UnsafeCell<Option<Arc<OsThreadLock>>>,
 }
 
 // SAFETY: the `UnsafeCell`/`Cell` fields (`body`, `yielder`, `registry_slot`,
-// `in_syscall`, `stack_guard`; `locals`, touched by the G itself only)
+// `in_syscall`, `stack_guard`, `os_lock`; `locals`, touched by the G itself)
 // are only accessed by the one M that owns the G at a time; ownership passes
 // between threads through run queues and the `state` atomic, which both
 // publish with release/acquire ordering. The coroutine itself is not `Send`
@@ -200,6 +203,7 @@ impl GreenThread {
             in_syscall: Cell::new(false),
             stack_guard: Cell::new(0),
             locals: GLocals::default(),
+            os_lock: UnsafeCell::new(None),
         }
     }
 
@@ -235,6 +239,26 @@ impl GreenThread {
         // SAFETY: per the contract the caller is the only party touching the
         // body now (invariant 4, one runner per G), so this `&mut` is unique.
         unsafe { &mut *self.body.get() }
+    }
+
+    /// The lock to an OS thread, if this G holds one.
+    ///
+    /// # Safety
+    /// The caller is this G, running, or the M that owns it (running it,
+    /// or having just taken it from a queue); see the `Send` impl.
+    pub(crate) unsafe fn os_lock(&self) -> Option<&Arc<OsThreadLock>> {
+        // SAFETY: per the contract nobody writes it meanwhile (only the
+        // running G itself does, through `set_os_lock`).
+        unsafe { (*self.os_lock.get()).as_ref() }
+    }
+
+    /// Locks this G to an OS thread, or unlocks it (`None`).
+    ///
+    /// # Safety
+    /// The caller is this G, running, holding no reference from `os_lock`.
+    pub(crate) unsafe fn set_os_lock(&self, lock: Option<Arc<OsThreadLock>>) {
+        // SAFETY: per the contract this is the only access.
+        drop(unsafe { std::mem::replace(&mut *self.os_lock.get(), lock) });
     }
 
     pub(crate) fn set_yielder(&self, y: *const GreenYielder) {

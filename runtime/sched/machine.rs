@@ -21,6 +21,7 @@ use parking_lot::{Condvar, Mutex};
 use super::context::{self, MachineContext};
 use super::g_ref::GRef;
 use super::green_thread::{Body, Coro, GreenThread, SwitchRequest};
+use super::os_thread_lock::OsThreadLock;
 use super::processor::Processor;
 use super::scheduler::Scheduler;
 use super::timers::Fired;
@@ -95,6 +96,9 @@ pub(crate) struct Machine {
     spinning: bool,
     parker: Arc<MachineParker>,
     rng: u64,
+    /// The locked G this M was handed with a P, to run next
+    /// (`os_thread_lock.rs`).
+    handed: Option<GRef>,
 }
 
 enum Step {
@@ -115,6 +119,7 @@ impl Machine {
             spinning,
             parker: MachineParker::new(),
             rng: 0x9E37_79B9_7F4A_7C15 ^ (id as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9),
+            handed: None,
         }
     }
 
@@ -132,7 +137,7 @@ impl Machine {
             );
         }
         self.sync_ctx(&ctx);
-        while let Some(g) = self.find_runnable(&ctx) {
+        while let Some(g) = self.handed.take().or_else(|| self.find_runnable(&ctx)) {
             self.execute(&ctx, g);
         }
         if self.spinning {
@@ -164,6 +169,13 @@ impl Machine {
     // ---------------------------------------------------------------- run a G
 
     fn execute(&mut self, ctx: &MachineContext, g: GRef) {
+        // SAFETY: this M owns `g` now (taken from a queue or handed over).
+        if let Some(lock) = unsafe { g.os_lock() } {
+            if !lock.is_current_thread() {
+                let lock = lock.clone();
+                return self.start_locked(ctx, &lock, g);
+            }
+        }
         let gr: &GreenThread = &g;
         // The GRef's own pointer (valid for the whole allocation): runtime
         // calls on this G may clone it (`context::current_g`).
@@ -187,6 +199,16 @@ impl Machine {
             }
         };
         ctx.g.set(None);
+        // SAFETY: this M owns `g`, which has switched out.
+        if let Some(lock) = unsafe { gr.os_lock() } {
+            if !matches!(step, Step::Finished) {
+                let lock = lock.clone();
+                return self.switch_out_locked(ctx, &lock, step, g);
+            }
+            // Finished with a guard forgotten: the M is free again.
+            // SAFETY: the G has returned; nothing else can touch it here.
+            unsafe { gr.set_os_lock(None) };
+        }
         match step {
             Step::Yielded => self.p().local.push(g),
             Step::Preempted => {
@@ -213,6 +235,62 @@ impl Machine {
             Step::NeedsP => {
                 self.sched.global.push(g);
                 self.sched.wakep();
+            }
+        }
+    }
+
+    /// `g` is locked to another M: hand it this M's P to run it on, and
+    /// go idle (Go: `startlockedm`).
+    fn start_locked(&mut self, ctx: &MachineContext, lock: &OsThreadLock, g: GRef) {
+        let p = self.p.take().expect("M holds a P to run a G");
+        ctx.p.set(std::ptr::null_mut());
+        if let Err((p, g)) = lock.hand_off(p, g) {
+            // Its M has exited (shutdown): keep the P; shutdown cancels g.
+            self.p = Some(p);
+            self.sync_ctx(ctx);
+            self.sched.global.push(g);
+        }
+    }
+
+    /// This M's locked G switched out with `step`: queue it as usual, give
+    /// the P away, and sleep until handed a P and the G again (Go:
+    /// `stoplockedm`).
+    fn switch_out_locked(
+        &mut self,
+        ctx: &MachineContext,
+        lock: &Arc<OsThreadLock>,
+        step: Step,
+        g: GRef,
+    ) {
+        match step {
+            Step::Yielded => self.p().local.push(g),
+            Step::Preempted | Step::NeedsP => {
+                if let (Step::Preempted, Some(p)) = (&step, self.p.as_deref()) {
+                    p.shared.counters.preemptions.bump();
+                }
+                self.sched.global.push(g);
+                self.sched.wakep();
+            }
+            Step::Parked => {
+                if let Some(p) = self.p.as_deref() {
+                    p.shared.counters.parks.bump();
+                }
+                drop(g)
+            }
+            Step::Finished => unreachable!("a finished G is not queued"),
+        }
+        if let Some(p) = self.p.take() {
+            ctx.p.set(std::ptr::null_mut());
+            self.sched.handoff_p(p);
+        }
+        let sched = &self.sched;
+        if let Some((p, g)) = lock.wait(&sched.locked_ms, || sched.is_shutdown()) {
+            self.p = Some(p);
+            self.sync_ctx(ctx);
+            if self.sched.is_shutdown() {
+                self.sched.global.push(g); // cancelled by shutdown
+            } else {
+                self.handed = Some(g);
             }
         }
     }

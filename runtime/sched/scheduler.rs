@@ -64,6 +64,8 @@ pub(crate) struct Scheduler {
     pub(crate) mcount: AtomicUsize,
     threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
     pub(crate) sysmon: super::sysmon::SysmonHandle,
+    /// Ms asleep while their locked G waits (`os_thread_lock.rs`).
+    pub(crate) locked_ms: super::os_thread_lock::LockedMs,
 }
 
 impl Scheduler {
@@ -97,6 +99,7 @@ impl Scheduler {
             mcount: AtomicUsize::new(0),
             threads: Mutex::new(Vec::new()),
             sysmon: super::sysmon::SysmonHandle::default(),
+            locked_ms: Default::default(),
         }))
     }
 
@@ -457,6 +460,7 @@ impl Scheduler {
         for m in parked {
             m.hand_off(None, false);
         }
+        self.locked_ms.shutdown();
         self.netpoll.wake();
         let me = std::thread::current().id();
         loop {
