@@ -24,7 +24,7 @@ greenrt::green_local! {
     static SEEN: RefCell<Vec<i64>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Each of four green threads parks 1 000 times (woken from an OS thread,
+/// Each of two green threads parks 1 000 times (woken from an OS thread,
 /// so it resumes on whichever M takes it from the global queue) while busy
 /// green threads keep every P occupied. Its green-locals keep counting its
 /// own parks, and at procs ≥ 2 it is seen on more than one OS thread.
@@ -43,7 +43,7 @@ fn survives_parks_across_os_threads(procs: usize) {
             })
         })
         .collect();
-    let workers: Vec<_> = (0..4)
+    let workers: Vec<_> = (0..2)
         .map(|_| {
             rt.spawn(move || {
                 for _ in 0..parks {

@@ -194,3 +194,58 @@ fn syscalls_and_preemption(procs: usize) {
     assert!(rt.stats().preemptions > 0, "the locked G was preempted");
 }
 rt_test!(syscalls_and_preemption);
+
+thread_local! {
+    /// Where a test smuggles a guard out of its green thread.
+    static STASH: std::cell::RefCell<Option<greenrt::OsThreadGuard>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// A guard smuggled out of its green thread through a `thread_local!` and
+/// dropped by another green thread does not end the first one's lock: in
+/// debug builds it panics with a message naming the mistake.
+#[test]
+fn a_guard_dropped_by_another_green_thread_is_refused() {
+    let _w = Watchdog::new("misplaced guard", Duration::from_secs(60));
+    let rt = runtime(1);
+    let (first, stashed_on) = rt
+        .spawn(|| {
+            STASH.with(|s| *s.borrow_mut() = Some(greenrt::lock_os_thread()));
+            (greenrt::current().unwrap().id(), os_thread_id())
+        })
+        .join()
+        .unwrap();
+    // At procs 1 the next green threads run on the same OS thread unless the
+    // runtime changed its machine meanwhile; try a few.
+    for _ in 0..100 {
+        let outcome = rt
+            .spawn(move || {
+                if os_thread_id() != stashed_on {
+                    return None;
+                }
+                let guard = STASH.with(|s| s.borrow_mut().take()).expect("stashed here");
+                drop(guard);
+                Some(())
+            })
+            .join();
+        match outcome {
+            Ok(None) => continue,
+            Ok(Some(())) => {
+                assert!(!cfg!(debug_assertions), "debug builds refuse loudly");
+                return;
+            }
+            Err(payload) => {
+                let msg = payload
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .unwrap_or_default();
+                assert!(cfg!(debug_assertions), "release builds ignore it: {msg}");
+                assert!(msg.contains("OsThreadGuard"), "{msg}");
+                assert!(msg.contains(&format!("green thread {first}")), "{msg}");
+                assert!(msg.contains("docs/GUIDE.md"), "{msg}");
+                return;
+            }
+        }
+    }
+    panic!("no green thread ran on the OS thread holding the stashed guard");
+}

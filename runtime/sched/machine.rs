@@ -262,6 +262,11 @@ impl Machine {
         step: Step,
         g: GRef,
     ) {
+        debug_assert!(
+            lock.is_current_thread(),
+            "greenrt: green thread {} ran on another OS thread than the one it is locked to",
+            g.id()
+        );
         match step {
             Step::Yielded => self.p().local.push(g),
             Step::Preempted | Step::NeedsP => {
