@@ -208,48 +208,38 @@ thread_local! {
 fn a_guard_dropped_by_another_green_thread_is_refused() {
     let _w = Watchdog::new("misplaced guard", Duration::from_secs(60));
     let rt = runtime(1);
-    let (first, stashed_on) = rt
+    let (first, second) = rt
         .spawn(|| {
             STASH.with(|s| *s.borrow_mut() = Some(greenrt::lock_os_thread()));
-            (greenrt::current().unwrap().id(), os_thread_id())
+            let tid = os_thread_id();
+            // Queued in this processor's `runnext`: at procs 1 it runs next,
+            // on this OS thread, once this green thread has finished.
+            let second = greenrt::spawn(move || {
+                assert_eq!(os_thread_id(), tid, "ran next on the same OS thread");
+                let guard = STASH.with(|s| s.borrow_mut().take()).expect("stashed here");
+                drop(guard);
+            });
+            (greenrt::current().unwrap().id(), second)
         })
         .join()
         .unwrap();
-    // At procs 1 the next green threads run on the same OS thread unless the
-    // runtime changed its machine meanwhile; try a few.
-    for _ in 0..100 {
-        let outcome = rt
-            .spawn(move || {
-                if os_thread_id() != stashed_on {
-                    return None;
-                }
-                let guard = STASH.with(|s| s.borrow_mut().take()).expect("stashed here");
-                drop(guard);
-                Some(())
-            })
-            .join();
-        match outcome {
-            Ok(None) => continue,
-            Ok(Some(())) => {
-                if cfg!(debug_assertions) {
-                    panic!("debug builds refuse loudly");
-                }
-                return;
-            }
-            Err(payload) => {
-                let msg = payload
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .unwrap_or_default();
-                if !cfg!(debug_assertions) {
-                    panic!("release builds ignore it: {msg}");
-                }
-                assert!(msg.contains("OsThreadGuard"), "{msg}");
-                assert!(msg.contains(&format!("green thread {first}")), "{msg}");
-                assert!(msg.contains("docs/GUIDE.md"), "{msg}");
-                return;
+    match second.join() {
+        Ok(()) => {
+            if cfg!(debug_assertions) {
+                panic!("debug builds refuse loudly");
             }
         }
+        Err(payload) => {
+            let msg = payload
+                .downcast_ref::<String>()
+                .cloned()
+                .unwrap_or_default();
+            if !cfg!(debug_assertions) {
+                panic!("release builds ignore it: {msg}");
+            }
+            assert!(msg.contains("OsThreadGuard"), "{msg}");
+            assert!(msg.contains(&format!("green thread {first}")), "{msg}");
+            assert!(msg.contains("docs/GUIDE.md"), "{msg}");
+        }
     }
-    panic!("no green thread ran on the OS thread holding the stashed guard");
 }
