@@ -18,6 +18,16 @@ fn rss_bytes() -> usize {
     pages * 4096
 }
 
+/// Minor page faults of the whole process so far (first touches of memory).
+fn minor_faults() -> i64 {
+    // SAFETY: getrusage writes one rusage into the zeroed struct we pass.
+    unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage.ru_minflt
+    }
+}
+
 fn arg(i: usize, default: usize) -> usize {
     match std::env::args().nth(i) {
         None => default,
@@ -53,6 +63,7 @@ fn main() {
             println!("deep burst: {n} x {deep_kib} KiB in {:?}, RSS now {} MiB", t.elapsed(), rss_bytes() >> 20);
         }
         let before = rss_bytes();
+        let faults_before = minor_faults();
         let (tx, rx) = greenrt::sync::unbounded::<()>();
         let parked = Arc::new(AtomicUsize::new(0));
         let t = Instant::now();
@@ -75,10 +86,13 @@ fn main() {
         }
         let spawn_park = t.elapsed();
         let per_g = (rss_bytes().saturating_sub(before)) as f64 / n as f64 / 1024.0;
+        let faults_spawn = minor_faults() - faults_before;
         println!(
-            "{n} green threads spawned+parked in {spawn_park:?} ({:.2} us each), RSS {per_g:.2} KiB per G",
-            spawn_park.as_secs_f64() * 1e6 / n as f64
+            "{n} green threads spawned+parked in {spawn_park:?} ({:.2} us each), RSS {per_g:.2} KiB per G, {:.2} page faults per G",
+            spawn_park.as_secs_f64() * 1e6 / n as f64,
+            faults_spawn as f64 / n as f64
         );
+        let faults_before = minor_faults();
         let t = Instant::now();
         for _ in 0..n {
             tx.send(()).unwrap();
@@ -91,7 +105,11 @@ fn main() {
                 });
             }
         }
-        println!("woke+joined in {:?}", t.elapsed());
+        println!(
+            "woke+joined in {:?}, {:.2} page faults per G",
+            t.elapsed(),
+            (minor_faults() - faults_before) as f64 / n as f64
+        );
         if let Some(e) = first_error {
             let failed = failed.load(Ordering::Relaxed);
             eprintln!("million: {failed} of {n} green threads could not start; the first: {e}");

@@ -609,3 +609,37 @@ fn green_threads_unwound_at_shutdown_leave_the_queues() {
     // The cancelled receiver dropped its `Receiver`: the channel is closed.
     assert!(tx.try_send(1).unwrap_err().is_disconnected());
 }
+
+/// Readers and writers unwound while queued on an `RwLock` (the runtime is
+/// dropped under them) leave the queue and clear its `QUEUED` mark: the
+/// lock is entirely free once its holder releases it.
+#[test]
+fn rwlock_waiters_unwound_at_shutdown_leave_the_queue() {
+    let _w = Watchdog::new("unwound_rwlock_waiters", LIMIT);
+    let lock = Arc::new(RwLock::new(0));
+    let held = lock.write();
+    let rt = runtime(2);
+    let waiters: Vec<_> = (0..4)
+        .map(|i| {
+            let lock = lock.clone();
+            rt.spawn(move || {
+                if i % 2 == 0 {
+                    *lock.write() += 1;
+                } else {
+                    let _ = *lock.read();
+                }
+            })
+        })
+        .collect();
+    until_parked(&waiters, WaitReason::RwLock);
+    drop(rt);
+    for w in waiters {
+        assert!(w.join().is_err(), "a waiter ran after shutdown");
+    }
+    drop(held);
+    assert!(
+        lock.try_write().is_some(),
+        "the lock went to a cancelled waiter, or still counts one"
+    );
+    assert_eq!(*lock.read(), 0);
+}

@@ -67,8 +67,18 @@ pub(crate) struct StackPool {
     /// `None` when stacks are their own mappings (no guard-install support,
     /// or forced by `GREENRT_STACK_GUARD=mprotect`).
     slabs: Option<Arc<SlabAllocator>>,
-    global: Mutex<Vec<GreenStack>>,
+    global: Mutex<GlobalStacks>,
 }
+
+/// The global list, and the fewest stacks it held since sysmon last looked
+/// (those went unused for a whole period; see `StackPool::scavenge`).
+struct GlobalStacks {
+    list: Vec<GreenStack>,
+    low: usize,
+}
+
+/// Stacks the global list keeps however long they go unused.
+const GLOBAL_KEEP: usize = 64;
 
 impl StackPool {
     pub(crate) fn new(size: usize) -> Self {
@@ -78,7 +88,10 @@ impl StackPool {
         StackPool {
             size,
             slabs,
-            global: Mutex::new(Vec::new()),
+            global: Mutex::new(GlobalStacks {
+                list: Vec::new(),
+                low: 0,
+            }),
         }
     }
 
@@ -94,10 +107,11 @@ impl StackPool {
         }
         {
             let mut global = self.global.lock();
-            if !global.is_empty() {
-                let take = global.len().min(BATCH);
-                let from = global.len() - take;
-                cache.extend(global.drain(from..));
+            if !global.list.is_empty() {
+                let take = global.list.len().min(BATCH);
+                let from = global.list.len() - take;
+                cache.extend(global.list.drain(from..));
+                global.low = global.low.min(from);
             }
         }
         if let Some(s) = cache.pop() {
@@ -130,14 +144,7 @@ impl StackPool {
         cache.push(stack);
         if cache.len() > P_CACHE_MAX {
             let spill = cache.split_off(cache.len() - BATCH);
-            for stack in &spill {
-                if let GreenStack::Slab(s) = stack {
-                    s.release_below(KEEP_RESIDENT);
-                }
-            }
-            let mut global = self.global.lock();
-            let room = GLOBAL_MAX.saturating_sub(global.len());
-            global.extend(spill.into_iter().take(room));
+            self.keep_globally(spill);
         }
     }
 
@@ -159,9 +166,50 @@ impl StackPool {
 
     /// Returns a whole P cache (a P being dropped at shutdown).
     pub(crate) fn put_all(&self, cache: &mut Vec<GreenStack>) {
-        let mut global = self.global.lock();
-        let room = GLOBAL_MAX.saturating_sub(global.len());
-        global.extend(cache.drain(..).take(room));
+        self.keep_globally(std::mem::take(cache));
+    }
+
+    /// Moves `stacks` to the global list, their deep pages released, as far
+    /// as it has room; the rest are dropped (back to their slab) after the
+    /// list's lock is released, so no syscall runs under it.
+    fn keep_globally(&self, mut stacks: Vec<GreenStack>) {
+        let room = GLOBAL_MAX.saturating_sub(self.global.lock().list.len());
+        let excess = stacks.split_off(stacks.len().min(room));
+        for stack in &stacks {
+            if let GreenStack::Slab(s) = stack {
+                s.release_below(KEEP_RESIDENT);
+            }
+        }
+        {
+            let mut global = self.global.lock();
+            let room = GLOBAL_MAX.saturating_sub(global.list.len());
+            let late = stacks.split_off(stacks.len().min(room));
+            global.list.extend(stacks);
+            drop(global);
+            drop(late);
+        }
+        drop(excess);
+    }
+
+    /// Gives back stacks nobody needed (sysmon, about once a second): half
+    /// of those the global list held unused for the whole period beyond
+    /// `GLOBAL_KEEP` (`idle`: all of them), then every slab left with no
+    /// live stack is unmapped. Returns (stacks dropped, slabs unmapped).
+    pub(crate) fn scavenge(&self, idle: bool) -> (usize, usize) {
+        let dropped = {
+            let mut global = self.global.lock();
+            let len = global.list.len();
+            let unused = if idle { len } else { global.low.min(len) };
+            let excess = unused.saturating_sub(GLOBAL_KEEP);
+            let n = if idle { excess } else { excess.div_ceil(2) };
+            let dropped = global.list.split_off(len - n);
+            global.low = global.list.len();
+            dropped
+        };
+        let count = dropped.len();
+        drop(dropped); // outside the lock: back to their slab
+        let unmapped = self.slabs.as_ref().map_or(0, |s| s.trim());
+        (count, unmapped)
     }
 
     fn explain(&self, e: io::Error) -> io::Error {

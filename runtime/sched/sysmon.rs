@@ -17,7 +17,8 @@
 //! * **returns unused G memory**: about once a second it frees half of the
 //!   G blocks that stayed unused in the runtime's global list for that whole
 //!   time, and all but a small floor when every P has gone idle
-//!   (`g_alloc.rs`);
+//!   (`g_alloc.rs`); likewise for pooled stacks, and it unmaps every stack
+//!   slab left without a live stack (`stack.rs`, `stack_slab.rs`);
 //! * **prints schedtrace** lines when `GREENRT_SCHEDTRACE` is set.
 //!
 //! When every P has stayed idle through its whole back-off (about 30 ms), it
@@ -40,7 +41,8 @@ const MIN_DELAY: Duration = Duration::from_micros(20);
 const MAX_DELAY: Duration = Duration::from_millis(10);
 /// Quiet rounds at `MIN_DELAY` before backing off (Go: "idle > 50").
 const QUIET_ROUNDS_BEFORE_BACKOFF: u32 = 50;
-/// How often unused G memory is returned (`g_alloc.rs`).
+/// How often unused G memory and stacks are returned (`g_alloc.rs`,
+/// `stack.rs`).
 const SCAVENGE_PERIOD: Duration = Duration::from_secs(1);
 /// A syscall this old loses its P (one sysmon tick; Go: 20 µs).
 const SYSCALL_RETAKE_AFTER: Duration = Duration::from_micros(20);
@@ -186,6 +188,7 @@ impl Sysmon {
                     // Nothing runs, so nothing will spawn soon: return the
                     // spare G memory first.
                     self.sched.gblocks.scavenge(true);
+                    self.sched.stacks.scavenge(true);
                     handle.deep.store(true, Ordering::SeqCst);
                     let still_idle = self.all_idle();
                     let ok = handle.sleep(if still_idle {
@@ -211,6 +214,7 @@ impl Sysmon {
             if now.duration_since(self.last_scavenge) >= SCAVENGE_PERIOD {
                 self.last_scavenge = now;
                 self.sched.gblocks.scavenge(false);
+                self.sched.stacks.scavenge(false);
             }
             let mut acted = self.retake(now);
             if self

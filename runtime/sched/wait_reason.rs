@@ -36,10 +36,14 @@ pub enum WaitReason {
     Syscall,
     /// A plain `greenrt::park`.
     Park,
+    /// `Barrier::wait`.
+    Barrier,
+    /// `OnceLock::get_or_init` while another thread initialises it.
+    OnceLock,
 }
 
 impl WaitReason {
-    const ALL: [WaitReason; 15] = [
+    const ALL: [WaitReason; 17] = [
         WaitReason::None,
         WaitReason::Sleep,
         WaitReason::Join,
@@ -55,6 +59,8 @@ impl WaitReason {
         WaitReason::NetWrite,
         WaitReason::Syscall,
         WaitReason::Park,
+        WaitReason::Barrier,
+        WaitReason::OnceLock,
     ];
 
     pub(crate) fn from_u8(v: u8) -> WaitReason {

@@ -8,15 +8,11 @@
 //! before the woken one re-locks): check the condition in a loop, or use
 //! [`wait_while`](Condvar::wait_while).
 
-use std::collections::VecDeque;
 use std::fmt;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex as QueueLock;
-
 use super::mutex::MutexGuard;
-use super::waiter::Waiter;
+use super::wait_queue::{WaitQueue, Withdraw};
 use crate::sched::WaitReason;
 
 /// Whether a timed wait on a [`Condvar`] returned because time ran out.
@@ -52,14 +48,14 @@ impl WaitTimeoutResult {
 /// });
 /// ```
 pub struct Condvar {
-    waiters: QueueLock<VecDeque<Arc<Waiter>>>,
+    waiters: WaitQueue<()>,
 }
 
 impl Condvar {
     /// A condition variable with no waiters.
     pub const fn new() -> Self {
         Condvar {
-            waiters: QueueLock::new(VecDeque::new()),
+            waiters: WaitQueue::new(),
         }
     }
 
@@ -121,20 +117,12 @@ impl Condvar {
 
     /// Wakes the longest-waiting thread, if any.
     pub fn notify_one(&self) {
-        let mut waiters = self.waiters.lock();
-        while let Some(w) = waiters.pop_front() {
-            if w.try_wake(0) {
-                return;
-            }
-        }
+        self.waiters.lock().grant_front();
     }
 
     /// Wakes every waiting thread.
     pub fn notify_all(&self) {
-        let waiters = std::mem::take(&mut *self.waiters.lock());
-        for w in waiters {
-            w.try_wake(0);
-        }
+        self.waiters.lock().grant_all();
     }
 
     /// Returns the re-locked guard and whether the deadline passed.
@@ -143,27 +131,13 @@ impl Condvar {
         guard: MutexGuard<'a, T>,
         deadline: Option<Instant>,
     ) -> (MutexGuard<'a, T>, bool) {
-        let waiter = Arc::new(Waiter::new());
-        self.waiters.lock().push_back(waiter.clone());
+        // Queued before the mutex is released: a notification sent after
+        // the release finds us.
+        let ticket = self.waiters.lock().enqueue(self, ());
         let mutex = MutexGuard::mutex(&guard);
         drop(guard);
-        let cancel = CancelOnUnwind {
-            condvar: self,
-            waiter: &waiter,
-        };
-        let woken = waiter.wait_until(deadline, WaitReason::Condvar);
-        std::mem::forget(cancel);
-        if woken.is_none() {
-            self.remove(&waiter);
-        }
-        (mutex.lock(), woken.is_none())
-    }
-
-    fn remove(&self, waiter: &Arc<Waiter>) {
-        let mut waiters = self.waiters.lock();
-        if let Some(i) = waiters.iter().position(|w| Arc::ptr_eq(w, waiter)) {
-            waiters.remove(i);
-        }
+        let notified = ticket.wait_until(deadline, WaitReason::Condvar);
+        (mutex.lock(), !notified)
     }
 }
 
@@ -179,19 +153,15 @@ impl fmt::Debug for Condvar {
     }
 }
 
-/// A waiter unwound while parked (runtime shutdown) withdraws, and passes
-/// on a notification it already received so it is not lost.
-struct CancelOnUnwind<'a> {
-    condvar: &'a Condvar,
-    waiter: &'a Arc<Waiter>,
-}
+impl Withdraw for Condvar {
+    type Kind = ();
 
-impl Drop for CancelOnUnwind<'_> {
-    fn drop(&mut self) {
-        if self.waiter.try_abort() {
-            self.condvar.remove(self.waiter);
-        } else {
-            self.condvar.notify_one();
-        }
+    fn wait_queue(&self) -> &WaitQueue<()> {
+        &self.waiters
+    }
+
+    /// Notified, but unwinding: pass the notification on, so it is not lost.
+    fn abandoned(&self, _: ()) {
+        self.notify_one();
     }
 }

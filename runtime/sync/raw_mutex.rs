@@ -5,7 +5,7 @@
 //!   cheap as `parking_lot`'s.
 //! * **Spin, then park**: a contended locker spins briefly (only where the
 //!   holder can be running at the same time, see `spin.rs`), then queues a
-//!   [`Waiter`] and parks — only its green thread, never the OS thread, so a
+//!   waiter (`wait_queue.rs`) and parks — only its green thread, never the OS thread, so a
 //!   G that holds the lock across a park (a channel receive, a sleep) does
 //!   not stall the other Gs of its P.
 //! * **Hand-off**: while anyone is queued (`QUEUED`), unlock does not release
@@ -21,14 +21,10 @@
 //! Invariant: `QUEUED` implies `LOCKED`, and `QUEUED` changes only under
 //! the queue lock.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::Arc;
-
-use parking_lot::Mutex as QueueLock;
 
 use super::spin;
-use super::waiter::Waiter;
+use super::wait_queue::{Locked, WaitQueue, Withdraw};
 use crate::sched::WaitReason;
 
 const LOCKED: u8 = 1;
@@ -36,14 +32,14 @@ const QUEUED: u8 = 2;
 
 pub(crate) struct RawMutex {
     state: AtomicU8,
-    queue: QueueLock<VecDeque<Arc<Waiter>>>,
+    queue: WaitQueue<()>,
 }
 
 impl RawMutex {
     pub(crate) const fn new() -> Self {
         RawMutex {
             state: AtomicU8::new(0),
-            queue: QueueLock::new(VecDeque::new()),
+            queue: WaitQueue::new(),
         }
     }
 
@@ -96,90 +92,69 @@ impl RawMutex {
                 spin::pause();
             }
         }
-        let waiter = {
-            let mut queue = self.queue.lock();
-            let mut s = self.state.load(Ordering::Relaxed);
-            loop {
-                if s & LOCKED == 0 {
-                    // Free, hence nobody queued: take it.
-                    match self.state.compare_exchange_weak(
-                        s,
-                        s | LOCKED,
-                        Ordering::Acquire,
-                        Ordering::Relaxed,
-                    ) {
-                        Ok(_) => return,
-                        Err(now) => s = now,
-                    }
-                } else {
-                    match self.state.compare_exchange_weak(
-                        s,
-                        s | QUEUED,
-                        Ordering::Relaxed,
-                        Ordering::Relaxed,
-                    ) {
-                        Ok(_) => break,
-                        Err(now) => s = now,
-                    }
+        let queue = self.queue.lock();
+        let mut s = self.state.load(Ordering::Relaxed);
+        loop {
+            if s & LOCKED == 0 {
+                // Free, hence nobody queued: take it.
+                match self.state.compare_exchange_weak(
+                    s,
+                    s | LOCKED,
+                    Ordering::Acquire,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => return,
+                    Err(now) => s = now,
+                }
+            } else {
+                match self.state.compare_exchange_weak(
+                    s,
+                    s | QUEUED,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => break,
+                    Err(now) => s = now,
                 }
             }
-            let waiter = Arc::new(Waiter::new());
-            queue.push_back(waiter.clone());
-            waiter
-        };
-        let cancel = CancelOnUnwind {
-            mutex: self,
-            waiter: &waiter,
-        };
+        }
         // Granted: the lock is ours (the unlocker left it LOCKED for us).
-        waiter.wait(WaitReason::Mutex);
-        std::mem::forget(cancel);
+        queue.enqueue(self, ()).wait(WaitReason::Mutex);
     }
 
     #[cold]
     fn unlock_slow(&self) {
         let mut queue = self.queue.lock();
-        match queue.pop_front() {
-            Some(next) => {
-                if queue.is_empty() {
-                    // Still LOCKED: ownership passes to `next`.
-                    self.state.store(LOCKED, Ordering::Relaxed);
-                }
-                drop(queue);
-                // Release ordering for the protected data comes from the
-                // waiter's publication (Acquire on the owner's side).
-                next.try_wake(0);
-            }
-            None => {
-                // The only waiter withdrew after we saw QUEUED.
-                self.state.store(0, Ordering::Release);
-            }
+        if queue.is_empty() {
+            // The only waiter withdrew after we saw QUEUED.
+            self.state.store(0, Ordering::Release);
+            return;
         }
+        if queue.len() == 1 {
+            // Still LOCKED: ownership passes to the head.
+            self.state.store(LOCKED, Ordering::Relaxed);
+        }
+        // Release ordering for the protected data comes from the waiter's
+        // publication (Acquire on the owner's side).
+        queue.grant_front();
     }
 }
 
-/// Withdraws a queued locker whose green thread is unwound while parked
-/// (runtime shutdown), so the lock is not handed to a thread that is gone.
-struct CancelOnUnwind<'a> {
-    mutex: &'a RawMutex,
-    waiter: &'a Arc<Waiter>,
-}
+impl Withdraw for RawMutex {
+    type Kind = ();
 
-impl Drop for CancelOnUnwind<'_> {
-    fn drop(&mut self) {
-        let mut queue = self.mutex.queue.lock();
-        match queue.iter().position(|w| Arc::ptr_eq(w, self.waiter)) {
-            Some(i) => {
-                queue.remove(i);
-                if queue.is_empty() {
-                    self.mutex.state.fetch_and(!QUEUED, Ordering::Relaxed);
-                }
-            }
-            None => {
-                // Already handed the lock: pass it on.
-                drop(queue);
-                self.mutex.unlock();
-            }
+    fn wait_queue(&self) -> &WaitQueue<()> {
+        &self.queue
+    }
+
+    fn withdrawn(&self, queue: &mut Locked<'_, ()>, _: ()) {
+        if queue.is_empty() {
+            self.state.fetch_and(!QUEUED, Ordering::Relaxed);
         }
+    }
+
+    /// Handed the lock, but unwinding: pass it on.
+    fn abandoned(&self, _: ()) {
+        self.unlock();
     }
 }

@@ -11,36 +11,33 @@
 //! Invariant: while `QUEUED` is set, the state changes only under the queue
 //! lock or by holders releasing it.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-
-use parking_lot::Mutex as QueueLock;
 
 use super::spin;
-use super::waiter::Waiter;
+use super::wait_queue::{Locked, WaitQueue, Withdraw};
 use crate::sched::WaitReason;
 
 const WRITER: usize = 1;
 const QUEUED: usize = 2;
 const READER: usize = 4;
 
+/// What a queued waiter asks for (its kind in the wait queue).
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Want {
+pub(crate) enum Want {
     Read,
     Write,
 }
 
 pub(crate) struct RawRwLock {
     state: AtomicUsize,
-    queue: QueueLock<VecDeque<(Arc<Waiter>, Want)>>,
+    queue: WaitQueue<Want>,
 }
 
 impl RawRwLock {
     pub(crate) const fn new() -> Self {
         RawRwLock {
             state: AtomicUsize::new(0),
-            queue: QueueLock::new(VecDeque::new()),
+            queue: WaitQueue::new(),
         }
     }
 
@@ -136,37 +133,26 @@ impl RawRwLock {
                 spin::pause();
             }
         }
-        let waiter = {
-            let mut queue = self.queue.lock();
-            let mut s = self.state.load(Ordering::Relaxed);
-            loop {
-                let acquire = Self::free_for(want, s);
-                let (next, ordering) = match (acquire, want) {
-                    (true, Want::Read) => (Self::with_reader(s), Ordering::Acquire),
-                    (true, Want::Write) => (WRITER, Ordering::Acquire),
-                    (false, _) => (s | QUEUED, Ordering::Relaxed),
-                };
-                match self
-                    .state
-                    .compare_exchange_weak(s, next, ordering, Ordering::Relaxed)
-                {
-                    Ok(_) if acquire => return,
-                    Ok(_) => break,
-                    Err(now) => s = now,
-                }
+        let queue = self.queue.lock();
+        let mut s = self.state.load(Ordering::Relaxed);
+        loop {
+            let acquire = Self::free_for(want, s);
+            let (next, ordering) = match (acquire, want) {
+                (true, Want::Read) => (Self::with_reader(s), Ordering::Acquire),
+                (true, Want::Write) => (WRITER, Ordering::Acquire),
+                (false, _) => (s | QUEUED, Ordering::Relaxed),
+            };
+            match self
+                .state
+                .compare_exchange_weak(s, next, ordering, Ordering::Relaxed)
+            {
+                Ok(_) if acquire => return,
+                Ok(_) => break,
+                Err(now) => s = now,
             }
-            let waiter = Arc::new(Waiter::new());
-            queue.push_back((waiter.clone(), want));
-            waiter
-        };
-        let cancel = CancelOnUnwind {
-            lock: self,
-            waiter: &waiter,
-            want,
-        };
+        }
         // Granted: the hand-off already counted us in the state.
-        waiter.wait(WaitReason::RwLock);
-        std::mem::forget(cancel);
+        queue.enqueue(self, want).wait(WaitReason::RwLock);
     }
 
     /// The lock is being released (`released`: the bits the caller held,
@@ -175,68 +161,53 @@ impl RawRwLock {
     #[cold]
     fn hand_off(&self, released: usize) {
         let mut queue = self.queue.lock();
-        let mut granted = Vec::new();
-        let mut next = 0;
-        match queue.front().map(|(_, want)| *want) {
-            Some(Want::Write) => {
-                granted.push(queue.pop_front().expect("front exists").0);
-                next = WRITER;
-            }
+        let (granted, mut next) = match queue.front() {
+            Some(Want::Write) => (1, WRITER),
             Some(Want::Read) => {
-                while let Some((_, Want::Read)) = queue.front() {
-                    granted.push(queue.pop_front().expect("front exists").0);
-                    next += READER;
-                }
+                let readers = queue.count_front_while(|want| want == Want::Read);
+                (readers, readers * READER)
             }
-            None => {}
-        }
-        if granted.is_empty() {
-            // Every waiter withdrew meanwhile (and cleared QUEUED); another
-            // thread may even hold the lock now. Release only our part.
-            let _ = self
-                .state
-                .fetch_update(Ordering::Release, Ordering::Relaxed, |s| {
-                    Some((s - released) & !QUEUED)
-                });
-            return;
-        }
-        if !queue.is_empty() {
+            None => {
+                // Every waiter withdrew meanwhile (and cleared QUEUED);
+                // another thread may even hold the lock now. Release only
+                // our part.
+                let _ = self
+                    .state
+                    .fetch_update(Ordering::Release, Ordering::Relaxed, |s| {
+                        Some((s - released) & !QUEUED)
+                    });
+                return;
+            }
+        };
+        if queue.len() > granted {
             next |= QUEUED;
         }
         // QUEUED was set, so nobody else changed the state (invariant).
         self.state.store(next, Ordering::Release);
-        drop(queue);
-        for w in granted {
-            w.try_wake(0);
+        for _ in 0..granted {
+            queue.grant_front();
         }
     }
 }
 
-/// Withdraws a queued locker whose green thread is unwound while parked.
-struct CancelOnUnwind<'a> {
-    lock: &'a RawRwLock,
-    waiter: &'a Arc<Waiter>,
-    want: Want,
-}
+impl Withdraw for RawRwLock {
+    type Kind = Want;
 
-impl Drop for CancelOnUnwind<'_> {
-    fn drop(&mut self) {
-        let mut queue = self.lock.queue.lock();
-        match queue.iter().position(|(w, _)| Arc::ptr_eq(w, self.waiter)) {
-            Some(i) => {
-                queue.remove(i);
-                if queue.is_empty() {
-                    self.lock.state.fetch_and(!QUEUED, Ordering::Relaxed);
-                }
-            }
-            None => {
-                // Already granted: give it back.
-                drop(queue);
-                match self.want {
-                    Want::Read => self.lock.read_unlock(),
-                    Want::Write => self.lock.write_unlock(),
-                }
-            }
+    fn wait_queue(&self) -> &WaitQueue<Want> {
+        &self.queue
+    }
+
+    fn withdrawn(&self, queue: &mut Locked<'_, Want>, _: Want) {
+        if queue.is_empty() {
+            self.state.fetch_and(!QUEUED, Ordering::Relaxed);
+        }
+    }
+
+    /// Granted, but unwinding: give it back.
+    fn abandoned(&self, want: Want) {
+        match want {
+            Want::Read => self.read_unlock(),
+            Want::Write => self.write_unlock(),
         }
     }
 }

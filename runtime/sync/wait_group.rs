@@ -7,11 +7,8 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicIsize, Ordering};
-use std::sync::Arc;
 
-use parking_lot::Mutex as ListLock;
-
-use super::waiter::Waiter;
+use super::wait_queue::{WaitQueue, Withdraw};
 use crate::sched::WaitReason;
 
 /// Waits for a collection of tasks to finish, with Go's semantics: `add(n)`
@@ -34,7 +31,7 @@ use crate::sched::WaitReason;
 /// ```
 pub struct WaitGroup {
     count: AtomicIsize,
-    waiters: ListLock<Vec<Arc<Waiter>>>,
+    waiters: WaitQueue<()>,
 }
 
 impl WaitGroup {
@@ -42,7 +39,7 @@ impl WaitGroup {
     pub const fn new() -> Self {
         WaitGroup {
             count: AtomicIsize::new(0),
-            waiters: ListLock::new(Vec::new()),
+            waiters: WaitQueue::new(),
         }
     }
 
@@ -58,10 +55,7 @@ impl WaitGroup {
         match now {
             Some(n) if n >= 0 => {
                 if n == 0 && delta != 0 {
-                    let waiters = std::mem::take(&mut *self.waiters.lock());
-                    for w in waiters {
-                        w.try_wake(0);
-                    }
+                    self.waiters.lock().grant_all();
                 }
             }
             _ => {
@@ -89,20 +83,11 @@ impl WaitGroup {
         if self.count.load(Ordering::Acquire) == 0 {
             return;
         }
-        let waiter = Arc::new(Waiter::new());
-        {
-            let mut waiters = self.waiters.lock();
-            if self.count.load(Ordering::Acquire) == 0 {
-                return;
-            }
-            waiters.push(waiter.clone());
+        let waiters = self.waiters.lock();
+        if self.count.load(Ordering::Acquire) == 0 {
+            return;
         }
-        let cancel = CancelOnUnwind {
-            group: self,
-            waiter: &waiter,
-        };
-        waiter.wait(WaitReason::WaitGroup);
-        std::mem::forget(cancel);
+        waiters.enqueue(self, ()).wait(WaitReason::WaitGroup);
     }
 }
 
@@ -120,17 +105,12 @@ impl fmt::Debug for WaitGroup {
     }
 }
 
-/// A waiter unwound while parked takes itself off the list.
-struct CancelOnUnwind<'a> {
-    group: &'a WaitGroup,
-    waiter: &'a Arc<Waiter>,
-}
+/// A waiter unwound while parked just leaves the queue (the defaults):
+/// there is nothing to give back.
+impl Withdraw for WaitGroup {
+    type Kind = ();
 
-impl Drop for CancelOnUnwind<'_> {
-    fn drop(&mut self) {
-        self.group
-            .waiters
-            .lock()
-            .retain(|w| !Arc::ptr_eq(w, self.waiter));
+    fn wait_queue(&self) -> &WaitQueue<()> {
+        &self.waiters
     }
 }

@@ -136,17 +136,6 @@ impl Waiter {
         unparker
     }
 
-    /// Claim and publish in one step, for wakes that hand nothing over
-    /// besides the operation index. Returns false if it was not waiting.
-    #[inline]
-    pub(crate) fn try_wake(&self, op: usize) -> bool {
-        let ok = self.try_claim(op);
-        if ok {
-            self.publish();
-        }
-        ok
-    }
-
     /// The owner withdraws (deadline passed, or it found an operation ready
     /// by itself). Fails if a waker claimed it first.
     #[inline]
@@ -163,6 +152,12 @@ impl Waiter {
             WAITING | ABORTED => None,
             s => Some((s - 2) / 2),
         }
+    }
+
+    /// True once published: whatever was handed over is the owner's.
+    #[inline]
+    pub(crate) fn is_published(&self) -> bool {
+        is_published(self.state.load(Ordering::Acquire))
     }
 
     /// The published operation, if any.
