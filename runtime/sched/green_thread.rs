@@ -145,6 +145,9 @@ pub(crate) struct GreenThread {
     /// Lowest address of this G's stack mapping (its guard page), for the
     /// overflow report; 0 until the G starts.
     pub(crate) stack_guard: Cell<usize>,
+    /// The stack's size when it is not the runtime's (`spawn_builder`), for
+    /// the overflow report; 0 otherwise.
+    pub(crate) own_stack_size: Cell<usize>,
     /// `green_local!` values (`g_locals.rs`); only this G touches them.
     pub(crate) locals: GLocals,
     /// Set while the G is locked to its OS thread (`os_thread_lock.rs`).
@@ -152,7 +155,7 @@ pub(crate) struct GreenThread {
 }
 
 // SAFETY: the `UnsafeCell`/`Cell` fields (`body`, `yielder`, `registry_slot`,
-// `in_syscall`, `stack_guard`, `os_lock`; `locals`, touched by the G itself)
+// `in_syscall`, `stack_guard`, `own_stack_size`, `os_lock`; `locals`, touched by the G itself)
 // are only accessed by the one M that owns the G at a time; ownership passes
 // between threads through run queues and the `state` atomic, which both
 // publish with release/acquire ordering. The coroutine itself is not `Send`
@@ -202,6 +205,7 @@ impl GreenThread {
             registry_slot: Cell::new(usize::MAX),
             in_syscall: Cell::new(false),
             stack_guard: Cell::new(0),
+            own_stack_size: Cell::new(0),
             locals: GLocals::default(),
             os_lock: UnsafeCell::new(None),
         }

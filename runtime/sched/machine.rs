@@ -329,6 +329,7 @@ impl Machine {
                 }
             };
             g.stack_guard.set(stack.limit().get());
+            g.own_stack_size.set(stack.own_size().unwrap_or(0));
             let p = self.p.as_deref().expect("M holds a P");
             p.shared.started.store(
                 p.shared.started.load(Ordering::Relaxed) + 1,

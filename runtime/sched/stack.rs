@@ -32,23 +32,35 @@ pub(crate) enum GreenStack {
     Slab(SlabStack),
     Mapped(DefaultStack),
     /// A size asked for one green thread (`spawn_builder().stack_size`):
-    /// its own mapping, never pooled (the pool holds one size only).
-    Own(DefaultStack),
+    /// its own mapping, never pooled (the pool holds one size only), and
+    /// the size asked for.
+    Own(DefaultStack, usize),
 }
 
-// SAFETY: both variants are valid stacks; we forward to them unchanged.
+impl GreenStack {
+    /// The size asked for a stack sized for one green thread (`None` for a
+    /// pooled one, whose size is the pool's).
+    pub(crate) fn own_size(&self) -> Option<usize> {
+        match self {
+            GreenStack::Own(_, size) => Some(*size),
+            _ => None,
+        }
+    }
+}
+
+// SAFETY: all variants are valid stacks; we forward to them unchanged.
 unsafe impl Stack for GreenStack {
     fn base(&self) -> StackPointer {
         match self {
             GreenStack::Slab(s) => s.base(),
-            GreenStack::Mapped(s) | GreenStack::Own(s) => s.base(),
+            GreenStack::Mapped(s) | GreenStack::Own(s, _) => s.base(),
         }
     }
 
     fn limit(&self) -> StackPointer {
         match self {
             GreenStack::Slab(s) => s.limit(),
-            GreenStack::Mapped(s) | GreenStack::Own(s) => s.limit(),
+            GreenStack::Mapped(s) | GreenStack::Own(s, _) => s.limit(),
         }
     }
 }
@@ -138,7 +150,7 @@ impl StackPool {
     /// spawn if paid on every return. So a deep burst pins at most
     /// `P_CACHE_MAX` full stacks per P; the rest go back to the OS.
     pub(crate) fn put(&self, cache: &mut Vec<GreenStack>, stack: GreenStack) {
-        if let GreenStack::Own(_) = stack {
+        if let GreenStack::Own(..) = stack {
             return; // unmapped here: it is not the pool's size
         }
         cache.push(stack);
@@ -160,7 +172,7 @@ impl StackPool {
             return self.get(cache);
         }
         DefaultStack::new(size)
-            .map(GreenStack::Own)
+            .map(|s| GreenStack::Own(s, size))
             .map_err(|e| self.explain_sized(e, size))
     }
 
