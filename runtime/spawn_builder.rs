@@ -48,7 +48,7 @@ impl std::fmt::Debug for SpawnBuilder {
     }
 }
 
-/// A [`SpawnBuilder`] with no settings: spawns like [`spawn`](crate::spawn)
+/// A [`SpawnBuilder`] with no settings: spawns like [`spawn()`](fn@crate::spawn)
 /// on the caller's runtime (the default one outside any green thread).
 pub fn spawn_builder() -> SpawnBuilder {
     SpawnBuilder::default()
