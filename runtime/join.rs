@@ -169,6 +169,11 @@ where
             Err(_) if g.is_cancelled() => Err(cancelled_payload(g.id(), g.name())),
             r => r,
         };
+        // Still on the G's stack, before its result is visible.
+        let r = match crate::green_local::drop_all(g) {
+            Some(payload) if r.is_ok() => Err(payload),
+            _ => r,
+        };
         if let Some(unwanted) = self.slot.publish(r) {
             // Detached: this G drops its own result (module docs).
             drop_contained(unwanted);
@@ -208,20 +213,48 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    let packet = Packet {
-        slot: Slot {
-            state: AtomicU8::new(PENDING),
-            result: UnsafeCell::new(None),
-            joiner: UnsafeCell::new(None),
-        },
-        func: UnsafeCell::new(Some(f)),
-    };
-    let (g, packet) = sched.spawn(name, packet);
-    // SAFETY: the packet lives in the G's allocation, alive while `g` is.
-    let slot = NonNull::from(unsafe { &packet.as_ref().slot });
-    JoinHandle {
-        slot,
-        thread: GreenThread::new(g),
+    let (g, packet) = sched.spawn(name, Packet::new(f));
+    JoinHandle::new(g, packet)
+}
+
+/// [`spawn_on`] with a stack of `stack_size` bytes taken now: `Err` when it
+/// cannot be had (`spawn_builder`).
+pub(crate) fn spawn_with_stack_on<F, T>(
+    sched: &Arc<Scheduler>,
+    name: Option<Box<str>>,
+    stack_size: usize,
+    f: F,
+) -> std::io::Result<JoinHandle<T>>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let (g, packet) = sched.spawn_with_stack(name, Packet::new(f), stack_size)?;
+    Ok(JoinHandle::new(g, packet))
+}
+
+impl<F, T> Packet<F, T> {
+    fn new(f: F) -> Self {
+        Packet {
+            slot: Slot {
+                state: AtomicU8::new(PENDING),
+                result: UnsafeCell::new(None),
+                joiner: UnsafeCell::new(None),
+            },
+            func: UnsafeCell::new(Some(f)),
+        }
+    }
+}
+
+impl<T> JoinHandle<T> {
+    /// The handle of `g`, whose task is `packet`.
+    fn new<F>(g: sched::GRef, packet: NonNull<Packet<F, T>>) -> Self {
+        // SAFETY: the packet lives in the G's allocation, alive while `g` is.
+        let slot = NonNull::from(unsafe { &packet.as_ref().slot });
+        JoinHandle {
+            slot,
+            thread: GreenThread::new(g),
+        }
     }
 }
 

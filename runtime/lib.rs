@@ -17,7 +17,10 @@
 //! references or `!Send` values (`Rc`, `RefCell` borrows of thread-locals,
 //! `std::sync::MutexGuard`) across a call that can park, and do not block the
 //! OS thread with `std` locks or blocking I/O while other Gs need the P. See
-//! docs/GUIDE.md for the hazards and the tuning knobs.
+//! docs/GUIDE.md for the hazards and the tuning knobs. For state per green
+//! thread use [`green_local!`]; to keep a green thread on its OS thread,
+//! [`lock_os_thread`]. [`scope`] runs green threads that borrow from the
+//! caller; [`spawn_builder`] names them and sizes their stacks.
 //!
 //! Architecture: docs/ARCHITECTURE.md; the scheduler's model and invariants
 //! open `runtime/sched/mod.rs`.
@@ -29,20 +32,26 @@ pub mod config;
 pub mod coop;
 mod dump_signal;
 pub mod fs;
+mod green_local;
 mod handle;
 mod join;
 pub mod net;
 mod panic_hook;
 mod runtime;
 pub(crate) mod sched;
+mod scope;
+mod spawn_builder;
 pub mod sync;
 mod syscall;
 pub mod time;
 
+pub use green_local::{AccessError, GreenLocalKey};
 pub use handle::GreenThread;
 pub use join::JoinHandle;
 pub use runtime::{run, Builder, Runtime};
-pub use sched::{RuntimeStats, WaitReason};
+pub use sched::{lock_os_thread, OsThreadGuard, RuntimeStats, WaitReason};
+pub use scope::{scope, Scope, ScopedJoinHandle};
+pub use spawn_builder::{spawn_builder, SpawnBuilder};
 pub use syscall::syscall;
 pub use time::{sleep, sleep_until};
 

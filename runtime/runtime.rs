@@ -306,6 +306,21 @@ impl Runtime {
         spawn_on(&self.sched, None, f)
     }
 
+    /// Spawns a named green thread on this runtime (the name shows in
+    /// `current()`, panic messages and traces).
+    pub fn spawn_named<F, T>(&self, name: impl Into<String>, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        spawn_on(&self.sched, Some(name.into().into_boxed_str()), f)
+    }
+
+    /// A [`SpawnBuilder`](crate::SpawnBuilder) that spawns on this runtime.
+    pub fn spawn_builder(&self) -> crate::SpawnBuilder {
+        crate::spawn_builder::SpawnBuilder::on(self.sched.clone())
+    }
+
     /// Number of processors.
     pub fn procs(&self) -> usize {
         self.sched.procs()

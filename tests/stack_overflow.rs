@@ -19,19 +19,23 @@ fn recurse(depth: u64, sink: &mut [u8; 1024]) -> u64 {
     recurse(depth + 1, &mut local) + local[3] as u64
 }
 
-/// In the child: overflows a named green thread's 32 KiB stack.
-fn overflow_in_child() -> ! {
+/// In the child: overflows a named green thread's 32 KiB stack — the
+/// runtime's, or (`sized`) one asked of `spawn_builder` on a runtime whose
+/// own stacks are 64 KiB.
+fn overflow_in_child(sized: bool) -> ! {
     let rt = greenrt::Runtime::builder()
         .procs(1)
-        .stack_size(32 * 1024)
+        .stack_size(if sized { 64 * 1024 } else { 32 * 1024 })
         .build()
         .unwrap();
-    let h = rt.spawn(|| {
-        greenrt::spawn_named("deep-recursion", || {
+    let h = rt.spawn(move || {
+        let deep = || {
             let mut sink = [0u8; 1024];
             recurse(0, &mut sink)
-        })
-        .join()
+        };
+        let b = greenrt::spawn_builder().name("deep-recursion");
+        let b = if sized { b.stack_size(32 * 1024) } else { b };
+        b.spawn(deep).unwrap().join()
     });
     let _ = h.join();
     unreachable!("the overflow must abort the process");
@@ -40,13 +44,17 @@ fn overflow_in_child() -> ! {
 /// Re-runs `test` in a child with `guard` as GREENRT_STACK_GUARD (if any)
 /// and checks the child aborts with a report naming the green thread.
 fn check_overflow_report(test: &str, guard: Option<&str>) {
-    if std::env::var_os(CHILD_ENV).is_some() {
-        overflow_in_child();
+    check_overflow_report_of(test, guard, "pooled")
+}
+
+fn check_overflow_report_of(test: &str, guard: Option<&str>, kind: &str) {
+    if let Some(kind) = std::env::var_os(CHILD_ENV) {
+        overflow_in_child(kind == "sized");
     }
     let exe = std::env::current_exe().unwrap();
     let mut cmd = Command::new(exe);
     cmd.args(["--exact", test, "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, "1");
+        .env(CHILD_ENV, kind);
     match guard {
         Some(g) => cmd.env("GREENRT_STACK_GUARD", g),
         None => cmd.env_remove("GREENRT_STACK_GUARD"),
@@ -75,6 +83,16 @@ fn overflow_on_mprotect_fallback_is_reported_and_aborts() {
     check_overflow_report(
         "overflow_on_mprotect_fallback_is_reported_and_aborts",
         Some("mprotect"),
+    );
+}
+
+/// A stack sized by `spawn_builder` reports its own size, not the runtime's.
+#[test]
+fn overflow_of_a_builder_sized_stack_reports_its_size() {
+    check_overflow_report_of(
+        "overflow_of_a_builder_sized_stack_reports_its_size",
+        None,
+        "sized",
     );
 }
 

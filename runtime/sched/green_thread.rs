@@ -61,10 +61,12 @@ use std::sync::Arc;
 use super::stack::GreenStack;
 use corosensei::{Coroutine, Yielder};
 
+use super::g_locals::GLocals;
 use super::g_ref::{TaskVtable, VtableOf};
 use super::g_status::GStatus;
 use super::park_state::ParkState;
 use super::ref_count::RefCount;
+use super::os_thread_lock::OsThreadLock;
 use super::scheduler::Scheduler;
 use super::wait_reason::WaitReason;
 
@@ -97,6 +99,10 @@ pub(crate) trait Task: Send + Sync {
 pub(crate) enum Body {
     /// Spawned, never run: no stack yet (the task is the G's `task` field).
     Fresh,
+    /// Spawned with its stack already taken, never run
+    /// (`greenrt::spawn_builder`: a stack that cannot be had is the
+    /// spawner's error, not the G's failure at start).
+    Prepared(GreenStack),
     /// Started: the coroutine owns a pooled stack.
     Started(Coro),
     /// Returned (or cancelled); nothing left to run.
@@ -147,10 +153,17 @@ pub(crate) struct GreenThread {
     pub(crate) spawned_at: &'static Location<'static>,
     /// What the G is doing and since when (`g_status.rs`; owner-written).
     pub(crate) status: GStatus,
+    /// The stack's size when it is not the runtime's (`spawn_builder`), for
+    /// the overflow report; 0 otherwise.
+    pub(crate) own_stack_size: Cell<usize>,
+    /// `green_local!` values (`g_locals.rs`); only this G touches them.
+    pub(crate) locals: GLocals,
+    /// Set while the G is locked to its OS thread (`os_thread_lock.rs`).
+    os_lock: UnsafeCell<Option<Arc<OsThreadLock>>>,
 }
 
 // SAFETY: the `UnsafeCell`/`Cell` fields (`body`, `yielder`, `registry_slot`,
-// `in_syscall`, `stack_guard`)
+// `in_syscall`, `stack_guard`, `own_stack_size`, `os_lock`; `locals`, touched by the G itself)
 // are only accessed by the one M that owns the G at a time; ownership passes
 // between threads through run queues and the `state` atomic, which both
 // publish with release/acquire ordering. The coroutine itself is not `Send`
@@ -174,6 +187,12 @@ impl<B: Task + 'static> GreenThreadWith<B> {
             g: GreenThread::new(&VtableOf::<B>::VTABLE, id, name, spawned_at, sched),
             task,
         }
+    }
+
+    /// Gives the not yet shared G the stack it will run on.
+    pub(crate) fn with_stack(mut self, stack: GreenStack) -> Self {
+        *self.g.body.get_mut() = Body::Prepared(stack);
+        self
     }
 }
 
@@ -204,6 +223,9 @@ impl GreenThread {
             stack_guard: Cell::new(0),
             spawned_at,
             status: GStatus::new(now_us),
+            own_stack_size: Cell::new(0),
+            locals: GLocals::default(),
+            os_lock: UnsafeCell::new(None),
         }
     }
 
@@ -251,6 +273,26 @@ impl GreenThread {
         // SAFETY: per the contract the caller is the only party touching the
         // body now (invariant 4, one runner per G), so this `&mut` is unique.
         unsafe { &mut *self.body.get() }
+    }
+
+    /// The lock to an OS thread, if this G holds one.
+    ///
+    /// # Safety
+    /// The caller is this G, running, or the M that owns it (running it,
+    /// or having just taken it from a queue); see the `Send` impl.
+    pub(crate) unsafe fn os_lock(&self) -> Option<&Arc<OsThreadLock>> {
+        // SAFETY: per the contract nobody writes it meanwhile (only the
+        // running G itself does, through `set_os_lock`).
+        unsafe { (*self.os_lock.get()).as_ref() }
+    }
+
+    /// Locks this G to an OS thread, or unlocks it (`None`).
+    ///
+    /// # Safety
+    /// The caller is this G, running, holding no reference from `os_lock`.
+    pub(crate) unsafe fn set_os_lock(&self, lock: Option<Arc<OsThreadLock>>) {
+        // SAFETY: per the contract this is the only access.
+        drop(unsafe { std::mem::replace(&mut *self.os_lock.get(), lock) });
     }
 
     pub(crate) fn set_yielder(&self, y: *const GreenYielder) {
@@ -338,7 +380,7 @@ impl GreenThread {
 impl<B: Task> Drop for GreenThreadWith<B> {
     fn drop(&mut self) {
         let body = self.g.body.get_mut();
-        if let Body::Fresh = body {
+        if let Body::Fresh | Body::Prepared(_) = body {
             *body = Body::Done;
             self.task.cancel(cancel_message(self.g.id, self.g.name()));
         }

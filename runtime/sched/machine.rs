@@ -22,6 +22,7 @@ use super::context::{self, MachineContext};
 use super::g_ref::GRef;
 use super::g_status::Phase;
 use super::green_thread::{Body, Coro, GreenThread, SwitchRequest};
+use super::os_thread_lock::OsThreadLock;
 use super::processor::{Processor, ProcessorShared};
 use super::scheduler::Scheduler;
 use super::timers::Fired;
@@ -96,6 +97,9 @@ pub(crate) struct Machine {
     spinning: bool,
     parker: Arc<MachineParker>,
     rng: u64,
+    /// The locked G this M was handed with a P, to run next
+    /// (`os_thread_lock.rs`).
+    handed: Option<GRef>,
 }
 
 enum Step {
@@ -116,6 +120,7 @@ impl Machine {
             spinning,
             parker: MachineParker::new(),
             rng: 0x9E37_79B9_7F4A_7C15 ^ (id as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9),
+            handed: None,
         }
     }
 
@@ -135,7 +140,7 @@ impl Machine {
             );
         }
         self.sync_ctx(&ctx);
-        while let Some(g) = self.find_runnable(&ctx) {
+        while let Some(g) = self.handed.take().or_else(|| self.find_runnable(&ctx)) {
             self.execute(&ctx, g);
         }
         if self.spinning {
@@ -167,6 +172,13 @@ impl Machine {
     // ---------------------------------------------------------------- run a G
 
     fn execute(&mut self, ctx: &MachineContext, g: GRef) {
+        // SAFETY: this M owns `g` now (taken from a queue or handed over).
+        if let Some(lock) = unsafe { g.os_lock() } {
+            if !lock.is_current_thread() {
+                let lock = lock.clone();
+                return self.start_locked(ctx, &lock, g);
+            }
+        }
         let gr: &GreenThread = &g;
         // The GRef's own pointer (valid for the whole allocation): runtime
         // calls on this G may clone it (`context::current_g`).
@@ -228,6 +240,16 @@ impl Machine {
                 .set(Phase::Runnable, self.sched.sysmon.clock.now_us());
         }
         let step = self.regain_p_after(ctx, step);
+        // SAFETY: this M owns `g`, which has switched out.
+        if let Some(lock) = unsafe { gr.os_lock() } {
+            if !matches!(step, Step::Finished) {
+                let lock = lock.clone();
+                return self.switch_out_locked(ctx, &lock, step, g);
+            }
+            // Finished with a guard forgotten: the M is free again.
+            // SAFETY: the G has returned; nothing else can touch it here.
+            unsafe { gr.set_os_lock(None) };
+        }
         match step {
             Step::Yielded => self.p().local.push(g),
             Step::Preempted => {
@@ -315,17 +337,81 @@ impl Machine {
         g.status.set_running(self.p().id, now);
     }
 
+    /// `g` is locked to another M: hand it this M's P to run it on, and
+    /// go idle (Go: `startlockedm`).
+    fn start_locked(&mut self, ctx: &MachineContext, lock: &OsThreadLock, g: GRef) {
+        let p = self.p.take().expect("M holds a P to run a G");
+        ctx.p.set(std::ptr::null_mut());
+        if let Err((p, g)) = lock.hand_off(p, g) {
+            // Its M has exited (shutdown): keep the P; shutdown cancels g.
+            self.p = Some(p);
+            self.sync_ctx(ctx);
+            self.sched.global.push(g);
+        }
+    }
+
+    /// This M's locked G switched out with `step`: queue it as usual, give
+    /// the P away, and sleep until handed a P and the G again (Go:
+    /// `stoplockedm`).
+    fn switch_out_locked(
+        &mut self,
+        ctx: &MachineContext,
+        lock: &Arc<OsThreadLock>,
+        step: Step,
+        g: GRef,
+    ) {
+        debug_assert!(
+            lock.is_current_thread(),
+            "greenrt: green thread {} ran on another OS thread than the one it is locked to",
+            g.id()
+        );
+        match step {
+            Step::Yielded => self.p().local.push(g),
+            Step::Preempted | Step::NeedsP => {
+                if let (Step::Preempted, Some(p)) = (&step, self.p.as_deref()) {
+                    p.shared.counters.preemptions.bump();
+                }
+                self.sched.global.push(g);
+                self.sched.wakep();
+            }
+            Step::Parked => {
+                if let Some(p) = self.p.as_deref() {
+                    p.shared.counters.parks.bump();
+                }
+                drop(g)
+            }
+            Step::Finished => unreachable!("a finished G is not queued"),
+        }
+        if let Some(p) = self.p.take() {
+            ctx.p.set(std::ptr::null_mut());
+            self.sched.handoff_p(p);
+        }
+        let sched = &self.sched;
+        if let Some((p, g)) = lock.wait(&sched.locked_ms, || sched.is_shutdown()) {
+            self.p = Some(p);
+            self.sync_ctx(ctx);
+            if self.sched.is_shutdown() {
+                self.sched.global.push(g); // cancelled by shutdown
+            } else {
+                self.handed = Some(g);
+            }
+        }
+    }
+
     /// Runs `g` until it switches out. `None`: it could not start.
     fn resume(&mut self, ctx: &MachineContext, g: &GRef) -> Option<Step> {
         // SAFETY: this M runs `g` now; nobody else touches its body (the G was
         // popped from a queue, and parked Gs are only re-queued after
         // `commit_park`, which happens after its last switch).
         let body = unsafe { g.body_mut() };
-        if let Body::Fresh = body {
-            let stack = {
-                let p = self.p.as_deref().expect("M holds a P");
-                let mut cache = p.stacks.borrow_mut();
-                self.sched.stacks.get(&mut cache)
+        if let Body::Fresh | Body::Prepared(_) = body {
+            let stack = match std::mem::replace(body, Body::Fresh) {
+                Body::Prepared(stack) => Ok(stack),
+                _ => {
+                    let p = self.p.as_deref().expect("M holds a P");
+                    let mut cache = p.stacks.borrow_mut();
+                    self.sched.stacks.get(&mut cache)
+                }
             };
             let stack = match stack {
                 Ok(s) => s,
@@ -350,6 +436,7 @@ impl Machine {
                     t.name(g.id(), name);
                 }
             }
+            g.own_stack_size.set(stack.own_size().unwrap_or(0));
             let p = self.p.as_deref().expect("M holds a P");
             // In no registry yet (unless named, below): its P's record
             // names it (`g_status.rs`).

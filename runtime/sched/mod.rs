@@ -76,6 +76,7 @@ mod counters;
 mod deadlock;
 mod dump;
 mod g_alloc;
+mod g_locals;
 mod g_ref;
 mod g_status;
 mod green_thread;
@@ -85,6 +86,7 @@ mod lend;
 pub(crate) mod loom;
 mod machine;
 mod netpoll;
+mod os_thread_lock;
 mod overflow;
 mod panic_count;
 pub(crate) mod park;
@@ -107,9 +109,11 @@ mod wait_reason;
 // What the rest of the crate may use. Nothing under `sched/` imports a crate
 // module outside it (checked by `scripts/check_sched_imports.sh` in CI).
 pub(crate) use deadlock::DeadlockConfig;
+pub(crate) use g_locals::LocalSlot;
 pub(crate) use g_ref::GRef;
 pub(crate) use green_thread::{cancel_message, GreenThread, SwitchRequest, Task};
 pub(crate) use netpoll::{Direction, PollDesc};
+pub use os_thread_lock::{lock_os_thread, OsThreadGuard};
 pub use scheduler::RuntimeStats;
 pub(crate) use scheduler::{Config, Scheduler};
 pub(crate) use syscall::InSyscall;

@@ -180,9 +180,14 @@ fn report_overflow(g: &super::GreenThread) {
         w.put(b")");
     }
     w.put(b" overflowed its ");
-    w.num(g.sched().stacks.stack_size() as u64 / 1024);
+    let size = match g.own_stack_size.get() {
+        0 => g.sched().stacks.stack_size(),
+        own => own,
+    };
+    w.num(size as u64 / 1024);
     w.put(
-        b" KiB stack. Raise it with greenrt::Runtime::builder().stack_size(bytes), \
+        b" KiB stack. Raise it with greenrt::Runtime::builder().stack_size(bytes) \
+          (every green thread) or greenrt::spawn_builder().stack_size(bytes) (one), \
           or move large buffers to the heap. Aborting.\n",
     );
     let len = w.len;

@@ -79,6 +79,8 @@ pub(crate) struct Scheduler {
     /// The trace recorder, when tracing (`trace.rs`); `None` costs each
     /// recording site one test.
     pub(crate) tracer: Option<Box<Tracer>>,
+    /// Ms asleep while their locked G waits (`os_thread_lock.rs`).
+    pub(crate) locked_ms: super::os_thread_lock::LockedMs,
 }
 
 impl Scheduler {
@@ -118,6 +120,7 @@ impl Scheduler {
             mcount: AtomicUsize::new(0),
             threads: Mutex::new(Vec::new()),
             sysmon: super::sysmon::SysmonHandle::default(),
+            locked_ms: Default::default(),
         }))
     }
 
@@ -151,7 +154,39 @@ impl Scheduler {
     ) -> (GRef, NonNull<B>) {
         let id = self.next_gid.fetch_add(1, Ordering::Relaxed);
         let spawned_at = std::panic::Location::caller();
-        let g = GreenThreadWith::new(id, name, spawned_at, self.clone(), task);
+        self.spawn_g(GreenThreadWith::new(id, name, spawned_at, self.clone(), task))
+    }
+
+    /// [`spawn`](Self::spawn) for a G whose stack, of `stack_size` bytes,
+    /// is taken now: `Err` (and no G) when it cannot be had.
+    #[track_caller]
+    pub(crate) fn spawn_with_stack<B: Task + 'static>(
+        self: &Arc<Self>,
+        name: Option<Box<str>>,
+        task: B,
+        stack_size: usize,
+    ) -> std::io::Result<(GRef, NonNull<B>)> {
+        let spawned_at = std::panic::Location::caller();
+        let stack = {
+            let p = local_p(self);
+            // SAFETY: `p` is null or this thread's own P, claimed while `p`
+            // lives; nothing below switches.
+            match unsafe { p.get().as_ref() }.and_then(|p| p.stacks.try_borrow_mut().ok()) {
+                Some(mut cache) => self.stacks.get_sized(&mut cache, stack_size),
+                None => {
+                    let mut cache = Vec::new();
+                    let stack = self.stacks.get_sized(&mut cache, stack_size);
+                    self.stacks.put_all(&mut cache);
+                    stack
+                }
+            }
+        }?;
+        let id = self.next_gid.fetch_add(1, Ordering::Relaxed);
+        let g = GreenThreadWith::new(id, name, spawned_at, self.clone(), task).with_stack(stack);
+        Ok(self.spawn_g(g))
+    }
+
+    fn spawn_g<B: Task + 'static>(self: &Arc<Self>, g: GreenThreadWith<B>) -> (GRef, NonNull<B>) {
         let p = local_p(self);
         // SAFETY: `p` is null or this thread's own P, valid while we run here.
         match unsafe { p.get().as_ref() } {
@@ -478,6 +513,7 @@ impl Scheduler {
         for m in parked {
             m.hand_off(None, false);
         }
+        self.locked_ms.shutdown();
         self.netpoll.wake();
         super::shutdown::wait_until(deadline, || self.mcount.load(Ordering::SeqCst) == 0);
         let me = std::thread::current().id();

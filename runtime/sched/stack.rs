@@ -31,21 +31,36 @@ const KEEP_RESIDENT: usize = 8 * 1024;
 pub(crate) enum GreenStack {
     Slab(SlabStack),
     Mapped(DefaultStack),
+    /// A size asked for one green thread (`spawn_builder().stack_size`):
+    /// its own mapping, never pooled (the pool holds one size only), and
+    /// the size asked for.
+    Own(DefaultStack, usize),
 }
 
-// SAFETY: both variants are valid stacks; we forward to them unchanged.
+impl GreenStack {
+    /// The size asked for a stack sized for one green thread (`None` for a
+    /// pooled one, whose size is the pool's).
+    pub(crate) fn own_size(&self) -> Option<usize> {
+        match self {
+            GreenStack::Own(_, size) => Some(*size),
+            _ => None,
+        }
+    }
+}
+
+// SAFETY: all variants are valid stacks; we forward to them unchanged.
 unsafe impl Stack for GreenStack {
     fn base(&self) -> StackPointer {
         match self {
             GreenStack::Slab(s) => s.base(),
-            GreenStack::Mapped(s) => s.base(),
+            GreenStack::Mapped(s) | GreenStack::Own(s, _) => s.base(),
         }
     }
 
     fn limit(&self) -> StackPointer {
         match self {
             GreenStack::Slab(s) => s.limit(),
-            GreenStack::Mapped(s) => s.limit(),
+            GreenStack::Mapped(s) | GreenStack::Own(s, _) => s.limit(),
         }
     }
 }
@@ -135,11 +150,30 @@ impl StackPool {
     /// spawn if paid on every return. So a deep burst pins at most
     /// `P_CACHE_MAX` full stacks per P; the rest go back to the OS.
     pub(crate) fn put(&self, cache: &mut Vec<GreenStack>, stack: GreenStack) {
+        if let GreenStack::Own(..) = stack {
+            return; // unmapped here: it is not the pool's size
+        }
         cache.push(stack);
         if cache.len() > P_CACHE_MAX {
             let spill = cache.split_off(cache.len() - BATCH);
             self.keep_globally(spill);
         }
+    }
+
+    /// A stack of `size` bytes for one green thread: the pool's own size
+    /// comes from the pool (and goes back to it), any other is mapped for
+    /// that green thread alone.
+    pub(crate) fn get_sized(
+        &self,
+        cache: &mut Vec<GreenStack>,
+        size: usize,
+    ) -> io::Result<GreenStack> {
+        if size == self.size {
+            return self.get(cache);
+        }
+        DefaultStack::new(size)
+            .map(|s| GreenStack::Own(s, size))
+            .map_err(|e| self.explain_sized(e, size))
     }
 
     /// Returns a whole P cache (a P being dropped at shutdown).
@@ -191,6 +225,10 @@ impl StackPool {
     }
 
     fn explain(&self, e: io::Error) -> io::Error {
+        self.explain_sized(e, self.size)
+    }
+
+    fn explain_sized(&self, e: io::Error, size: usize) -> io::Error {
         let max_maps = std::fs::read_to_string("/proc/sys/vm/max_map_count")
             .map(|s| s.trim().to_string())
             .unwrap_or_else(|_| "unknown".into());
@@ -202,7 +240,7 @@ impl StackPool {
                  limits this process (about half that many live green threads); \
                  raise it with `sysctl vm.max_map_count=N`, or keep fewer green threads \
                  blocked at once",
-                self.size / 1024
+                size / 1024
             ),
         )
     }
