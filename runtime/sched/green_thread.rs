@@ -64,9 +64,9 @@ use corosensei::{Coroutine, Yielder};
 use super::g_locals::GLocals;
 use super::g_ref::{TaskVtable, VtableOf};
 use super::g_status::GStatus;
+use super::os_thread_lock::OsThreadLock;
 use super::park_state::ParkState;
 use super::ref_count::RefCount;
-use super::os_thread_lock::OsThreadLock;
 use super::scheduler::Scheduler;
 use super::wait_reason::WaitReason;
 

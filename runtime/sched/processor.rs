@@ -7,8 +7,8 @@
 //! queue and `runnext` — live in [`ProcessorShared`], indexed by P id.
 
 use super::counters::PCounters;
-use super::lend::LendSlot;
 use super::g_status::RunningRecord;
+use super::lend::LendSlot;
 use std::cell::{Cell, RefCell};
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};

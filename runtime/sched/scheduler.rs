@@ -154,7 +154,13 @@ impl Scheduler {
     ) -> (GRef, NonNull<B>) {
         let id = self.next_gid.fetch_add(1, Ordering::Relaxed);
         let spawned_at = std::panic::Location::caller();
-        self.spawn_g(GreenThreadWith::new(id, name, spawned_at, self.clone(), task))
+        self.spawn_g(GreenThreadWith::new(
+            id,
+            name,
+            spawned_at,
+            self.clone(),
+            task,
+        ))
     }
 
     /// [`spawn`](Self::spawn) for a G whose stack, of `stack_size` bytes,

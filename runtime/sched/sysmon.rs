@@ -39,9 +39,9 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
-use super::hog::{HogInfo, HogReports, HOG_AFTER_SLICES};
 use super::deadlock::DeadlockWatch;
 use super::g_status::CoarseClock;
+use super::hog::{HogInfo, HogReports, HOG_AFTER_SLICES};
 use super::scheduler::Scheduler;
 use super::thread_state::{self, OsThreadState};
 
