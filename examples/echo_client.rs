@@ -21,6 +21,16 @@
 //! long the run) are examples/common/round_trips.rs, which happycoin
 //! `--serve` drives from OS threads instead.
 //!
+//! Each source address has about 28 000 ephemeral ports (Linux's default
+//! `ip_local_port_range`), and ports stay in TIME_WAIT for a minute after
+//! a run, so many connections — or several runs back to back — exhaust
+//! one address; the kernel's port search also slows sharply as it fills.
+//! `--sources N` spreads the connections over the source addresses
+//! 127.0.0.1 … 127.0.0.N (all of 127/8 is this machine), binding each
+//! socket with `IP_BIND_ADDRESS_NO_PORT` so ports are picked per
+//! destination at connect. The default picks one source per 10 000
+//! connections.
+//!
 //! It refuses non-loopback addresses: it is a benchmark tool, not a way to
 //! load someone else's machine. The run is bounded: connects time out after
 //! 10 s, and a watchdog ends the process (status 3) if a run overruns by a
@@ -39,7 +49,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use greenrt::net::TcpStream;
+use greenrt::net::{TcpSocket, TcpStream};
 
 use crate::flags::ranged;
 use crate::round_trips::{run_conn, ConnReport, Latencies, Totals};
@@ -64,6 +74,15 @@ struct Args {
     /// Measured duration in seconds, 0.1 to 3600
     #[arg(long, value_name = "D", default_value_t = 5.0, value_parser = ranged(0.1, 3600.0))]
     secs: f64,
+    /// Round trips per connection, 1 to 1e9: each connection stops after
+    /// that many (or at the end of --secs); the run reports connections
+    /// that fell short as incomplete_conns
+    #[arg(long, value_name = "K", value_parser = ranged(1u64, 1_000_000_000))]
+    rounds: Option<u64>,
+    /// Source addresses 127.0.0.1..=127.0.0.N to spread connections over,
+    /// 1 to 254 (default: one per 10000 connections; IPv4 servers only)
+    #[arg(long, value_name = "N", value_parser = ranged(1usize, 254))]
+    sources: Option<usize>,
     /// greenrt processors for the client, 1 to 1024
     #[arg(long, value_name = "N", default_value_t = 1,
           value_parser = ranged(1, greenrt::config::MAX_PROCS))]
@@ -88,8 +107,34 @@ fn loopback(addr: &str) -> Result<SocketAddr, String> {
         .ok_or_else(|| "it resolves to no address".to_string())
 }
 
+/// Connections per source address when `--sources` is not given.
+const CONNS_PER_SOURCE: usize = 10_000;
+
+/// The source address of connection `i` (`None`: let the kernel choose).
+fn source_for(i: usize, sources: usize) -> Option<std::net::IpAddr> {
+    (sources > 1).then(|| std::net::Ipv4Addr::new(127, 0, 0, 1 + (i % sources) as u8).into())
+}
+
+/// Connects to `addr`, from `source` when given (any port).
+fn connect(addr: SocketAddr, source: Option<std::net::IpAddr>) -> std::io::Result<TcpStream> {
+    let Some(source) = source else {
+        return TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT);
+    };
+    let socket = TcpSocket::new_v4()?;
+    socket.set_bind_address_no_port(true)?;
+    socket.bind(SocketAddr::new(source, 0))?;
+    socket.connect_timeout(addr, CONNECT_TIMEOUT)
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
+    let sources = args
+        .sources
+        .unwrap_or_else(|| args.conns.div_ceil(CONNS_PER_SOURCE));
+    if sources > 1 && !args.addr.is_ipv4() {
+        eprintln!("echo_client: --sources spreads over 127.0.0.x, so it needs an IPv4 --addr");
+        return ExitCode::from(2);
+    }
     // 10 000 connections need 10 000 descriptors.
     if let Err(e) = fd_limit::raise_to_hard() {
         eprintln!("echo_client: cannot raise the open-file limit: {e}");
@@ -113,16 +158,20 @@ fn main() -> ExitCode {
         }
     };
     let Args {
-        addr, conns, bytes, ..
+        addr,
+        conns,
+        bytes,
+        rounds,
+        ..
     } = args;
     let latencies = Latencies::new();
     let recorded = latencies.clone();
     let (reports, connect_errors, first_error, elapsed) = rt.block_on(move || {
         // Connect everything first, so the measured window is steady state.
         let connecting: Vec<_> = (0..conns)
-            .map(|_| {
+            .map(|i| {
                 greenrt::spawn(move || {
-                    let s = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)?;
+                    let s = connect(addr, source_for(i, sources))?;
                     s.set_nodelay(true)?;
                     Ok::<_, std::io::Error>(s)
                 })
@@ -148,7 +197,13 @@ fn main() -> ExitCode {
             .map(|(i, s)| {
                 let latencies = recorded.clone();
                 greenrt::spawn(move || {
-                    run_conn(s, i as u64, bytes, &latencies, || Instant::now() < end)
+                    let mut started = 0u64;
+                    let more = move || {
+                        let go = Instant::now() < end && rounds.map_or(true, |k| started < k);
+                        started += 1;
+                        go
+                    };
+                    run_conn(s, i as u64, bytes, &latencies, more)
                 })
             })
             .collect();
@@ -160,6 +215,7 @@ fn main() -> ExitCode {
     });
     drop(rt);
 
+    let incomplete = rounds.map_or(0, |k| reports.iter().filter(|r| r.round_trips < k).count());
     let Totals {
         round_trips,
         io_errors,
@@ -182,7 +238,8 @@ fn main() -> ExitCode {
     println!(
         "RESULT conns={conns} bytes={bytes} secs={:.2} round_trips={round_trips} rtps={rtps:.0} \
          p50_us={p50_us:.1} p99_us={p99_us:.1} max_us={max_us:.1} \
-         connect_errors={connect_errors} io_errors={io_errors} mismatches={mismatches}",
+         connect_errors={connect_errors} io_errors={io_errors} mismatches={mismatches} \
+         incomplete_conns={incomplete}",
         elapsed.as_secs_f64(),
     );
     if mismatches > 0 {

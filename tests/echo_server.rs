@@ -358,6 +358,58 @@ fn two_reuseport_servers_share_one_port() {
     );
 }
 
+/// The hard open-file limit this process (and so its children) may raise
+/// its soft limit to.
+fn hard_fd_limit() -> u64 {
+    // SAFETY: getrlimit writes only the struct we pass.
+    unsafe {
+        let mut lim: libc::rlimit = std::mem::zeroed();
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim), 0);
+        lim.rlim_max
+    }
+}
+
+/// As many connections as the open-file limit allows (20 000 on the
+/// project's machines, minus what the processes themselves hold), spread
+/// over two source addresses by echo_client, each doing three checked
+/// round trips through one green-mode server process.
+#[test]
+fn green_mode_serves_as_many_connections_as_the_fd_limit_allows() {
+    let _w = Watchdog::new("connections at the fd limit", Duration::from_secs(240));
+    let conns = hard_fd_limit().min(20_000).saturating_sub(100);
+    assert!(
+        conns >= 1_000,
+        "hard open-file limit {} is too low",
+        hard_fd_limit()
+    );
+    let server = Server::start("green", &["--procs", "2"], None);
+    let out = Command::new(examples_dir().join("echo_client"))
+        .args(["--addr", &server.addr.to_string()])
+        .args(["--conns", &conns.to_string()])
+        .args([
+            "--rounds",
+            "3",
+            "--secs",
+            "120",
+            "--sources",
+            "2",
+            "--procs",
+            "2",
+        ])
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "echo_client failed: {report}");
+    let expected = format!("round_trips={} ", 3 * conns);
+    assert!(report.contains(&expected), "want {expected}in {report}");
+    assert!(
+        report.contains("connect_errors=0 io_errors=0 mismatches=0 incomplete_conns=0"),
+        "{report}"
+    );
+    let (status, _, stderr) = server.terminate();
+    assert!(status.success(), "exit {status}; stderr: {stderr}");
+}
+
 fn survives_emfile(mode: &str, extra: &[&str]) {
     let _w = Watchdog::new("echo_server EMFILE", Duration::from_secs(120));
     let server = Server::start(mode, extra, Some(32));

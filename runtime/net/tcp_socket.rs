@@ -5,7 +5,7 @@ use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::sockaddr::{self, flag, get_opt, set_flag, set_opt, RawAddr};
 use super::{TcpListener, TcpStream};
@@ -163,6 +163,30 @@ impl TcpSocket {
         Ok((l.l_onoff != 0).then(|| Duration::from_secs(l.l_linger.max(0) as u64)))
     }
 
+    /// `IP_BIND_ADDRESS_NO_PORT` (Linux): a `bind` to port 0 picks the
+    /// local port only at `connect`, per destination, instead of reserving
+    /// one for every destination. What a client that binds its source
+    /// address needs to open more connections than one address has
+    /// ephemeral ports to any one server (bind several source addresses).
+    /// Elsewhere it is `Unsupported`.
+    pub fn set_bind_address_no_port(&self, on: bool) -> io::Result<()> {
+        #[cfg(target_os = "linux")]
+        return set_flag(
+            self.raw(),
+            libc::IPPROTO_IP,
+            libc::IP_BIND_ADDRESS_NO_PORT,
+            on,
+        );
+        #[cfg(not(target_os = "linux"))]
+        return {
+            let _ = on;
+            Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "IP_BIND_ADDRESS_NO_PORT is Linux-only",
+            ))
+        };
+    }
+
     /// Binds to `addr` (port 0 picks a free port: see
     /// [`local_addr`](Self::local_addr)).
     pub fn bind(&self, addr: SocketAddr) -> io::Result<()> {
@@ -203,6 +227,17 @@ impl TcpSocket {
     /// parks only the green thread until the handshake ends (the netpoller
     /// wakes it when the socket turns writable).
     pub fn connect(self, addr: SocketAddr) -> io::Result<TcpStream> {
+        self.connect_until(addr, None)
+    }
+
+    /// [`connect`](Self::connect), failing with `TimedOut` if the handshake
+    /// has not finished within `timeout` (like
+    /// `TcpStream::connect_timeout`).
+    pub fn connect_timeout(self, addr: SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
+        self.connect_until(addr, Instant::now().checked_add(timeout))
+    }
+
+    fn connect_until(self, addr: SocketAddr, deadline: Option<Instant>) -> io::Result<TcpStream> {
         let raw = RawAddr::from(addr);
         // SAFETY: `raw` holds a valid sockaddr of `raw.len()` bytes.
         if unsafe { libc::connect(self.raw(), raw.as_ptr(), raw.len()) } != 0 {
@@ -215,7 +250,7 @@ impl TcpSocket {
             }
         }
         let stream = std::net::TcpStream::from(self.fd);
-        TcpStream::from_mio(mio::net::TcpStream::from_std(stream)).finish_connect(None)
+        TcpStream::from_mio(mio::net::TcpStream::from_std(stream)).finish_connect(deadline)
     }
 }
 
