@@ -140,17 +140,7 @@ fn unwrapped_sleeps_mixed_with_runtime_calls(procs: usize) {
         .unwrap();
     let rounds = common::stress(10);
     let workers = 2 * procs;
-    let stop = Arc::new(AtomicBool::new(false));
-    let yielders: Vec<_> = (0..procs)
-        .map(|_| {
-            let stop = stop.clone();
-            rt.spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    greenrt::yield_now();
-                }
-            })
-        })
-        .collect();
+    let yielders = common::Yielders::start(&rt, procs);
     let (tx, rx) = greenrt::sync::bounded::<u64>(1);
     let consumer = rt.spawn(move || rx.into_iter().sum::<u64>());
     let hs: Vec<_> = (0..workers)
@@ -176,10 +166,7 @@ fn unwrapped_sleeps_mixed_with_runtime_calls(procs: usize) {
         h.join().unwrap();
     }
     assert_eq!(consumer.join().unwrap(), (workers * rounds) as u64);
-    stop.store(true, Ordering::Relaxed);
-    for h in yielders {
-        h.join().unwrap();
-    }
+    yielders.stop();
     // How many retakes happened depends on timing: not asserted here
     // (unwrapped_sleep_lets_queued_green_threads_run asserts one happens).
     eprintln!("retakes: {}", rt.stats().blocking_call_handoffs);

@@ -6,7 +6,7 @@ mod common;
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -32,17 +32,7 @@ fn survives_parks_across_os_threads(procs: usize) {
     let _w = Watchdog::new("green_local across parks", Duration::from_secs(120));
     let rt = runtime(procs);
     let parks = 1_000u64;
-    let stop = Arc::new(AtomicBool::new(false));
-    let busy: Vec<_> = (0..procs)
-        .map(|_| {
-            let stop = stop.clone();
-            rt.spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    greenrt::yield_now();
-                }
-            })
-        })
-        .collect();
+    let busy = common::Yielders::start(&rt, procs);
     let workers: Vec<_> = (0..2)
         .map(|_| {
             rt.spawn(move || {
@@ -64,10 +54,7 @@ fn survives_parks_across_os_threads(procs: usize) {
         }
         std::thread::yield_now();
     }
-    stop.store(true, Ordering::Relaxed);
-    for h in busy {
-        h.join().unwrap();
-    }
+    busy.stop();
     for h in workers {
         let (count, seen) = h.join().unwrap();
         assert_eq!(count, parks, "the value survived every park");

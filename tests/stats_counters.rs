@@ -88,29 +88,16 @@ rt_test!(preemptions_count_honoured_requests);
 
 fn syscall_handoffs_count_retaken_processors(procs: usize) {
     let rt = runtime(procs);
-    let stop = Arc::new(AtomicBool::new(false));
     // One green thread per P blocks in a wrapped sleep while others are
     // runnable, so sysmon hands its P away.
     let sleepers: Vec<_> = (0..procs)
         .map(|_| rt.spawn(|| greenrt::syscall(|| std::thread::sleep(Duration::from_millis(50)))))
         .collect();
-    let busy: Vec<_> = (0..procs)
-        .map(|_| {
-            let stop = stop.clone();
-            rt.spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    greenrt::yield_now();
-                }
-            })
-        })
-        .collect();
+    let busy = common::Yielders::start(&rt, procs);
     for h in sleepers {
         h.join().unwrap();
     }
-    stop.store(true, Ordering::Relaxed);
-    for h in busy {
-        h.join().unwrap();
-    }
+    busy.stop();
     assert!(rt.stats().syscall_handoffs > 0, "{:?}", rt.stats());
 }
 rt_test!(syscall_handoffs_count_retaken_processors);
@@ -194,17 +181,7 @@ fn wrapped_and_unwrapped_blocking_calls_are_counted_apart(procs: usize) {
         .hog_report(false)
         .build()
         .unwrap();
-    let stop = Arc::new(AtomicBool::new(false));
-    let busy: Vec<_> = (0..procs)
-        .map(|_| {
-            let stop = stop.clone();
-            rt.spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    greenrt::yield_now();
-                }
-            })
-        })
-        .collect();
+    let busy = common::Yielders::start(&rt, procs);
     // Unwrapped first: with yielding green threads queued on every P, a
     // sleeping thread's P is retaken as a blocking call, not a syscall.
     let unwrapped: Vec<_> = (0..procs)
@@ -225,10 +202,7 @@ fn wrapped_and_unwrapped_blocking_calls_are_counted_apart(procs: usize) {
     for h in wrapped {
         h.join().unwrap();
     }
-    stop.store(true, Ordering::Relaxed);
-    for h in busy {
-        h.join().unwrap();
-    }
+    busy.stop();
     let s = rt.stats();
     assert!(s.syscall_handoffs > 0, "{s:?}");
 }

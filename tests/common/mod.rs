@@ -6,11 +6,14 @@ use std::time::Duration;
 
 mod rt_test;
 mod waiting;
+mod yielders;
 
 #[allow(unused_imports)]
 pub(crate) use rt_test::rt_test;
 #[allow(unused_imports)]
 pub use waiting::{until_parked, until_parked_from_os_thread};
+#[allow(unused_imports)]
+pub use yielders::Yielders;
 
 /// The `procs` values every scheduler test runs with.
 pub const PROCS: [usize; 3] = [1, 2, 4];
