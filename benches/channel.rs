@@ -26,7 +26,12 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 fn pingpong(c: &mut Criterion) {
     let mut g = c.benchmark_group("channel/oneway_rendezvous");
 
-    let rt = greenrt::Runtime::builder().procs(1).build().unwrap();
+    // A measured loop with no checkpoint is a hog by design: no report.
+    let rt = greenrt::Runtime::builder()
+        .procs(1)
+        .hog_report(false)
+        .build()
+        .unwrap();
     g.bench_function("greenrt_bounded0_2g_1p", |b| {
         b.iter_custom(|iters| rt.block_on(move || rendezvous::greenrt_oneway_rendezvous(iters)));
     });
@@ -88,7 +93,12 @@ fn uncontended_mutex(c: &mut Criterion) {
         b.iter(|| *std::hint::black_box(&theirs).lock() += 1);
     });
     // Inside a green thread: the same fast path, reached from a G.
-    let rt = greenrt::Runtime::builder().procs(1).build().unwrap();
+    // A measured loop with no checkpoint is a hog by design: no report.
+    let rt = greenrt::Runtime::builder()
+        .procs(1)
+        .hog_report(false)
+        .build()
+        .unwrap();
     g.bench_function("greenrt_in_green_thread", |b| {
         b.iter_custom(|iters| {
             rt.block_on(move || {
@@ -152,7 +162,12 @@ fn throughput(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     g.sample_size(10);
 
-    let rt = greenrt::Runtime::builder().procs(2).build().unwrap();
+    // A measured loop with no checkpoint is a hog by design: no report.
+    let rt = greenrt::Runtime::builder()
+        .procs(2)
+        .hog_report(false)
+        .build()
+        .unwrap();
     g.bench_function(BenchmarkId::new("greenrt_green_threads", "procs2"), |b| {
         b.iter_custom(|iters| {
             rt.block_on(move || {

@@ -105,7 +105,12 @@ fn uncontended(c: &mut Criterion) {
     from_os_thread::<Greenrt>(&mut g, "greenrt");
     from_os_thread::<ParkingLot>(&mut g, "parking_lot");
     from_os_thread::<Std>(&mut g, "std");
-    let rt = greenrt::Runtime::builder().procs(1).build().unwrap();
+    // A measured loop with no checkpoint is a hog by design: no report.
+    let rt = greenrt::Runtime::builder()
+        .procs(1)
+        .hog_report(false)
+        .build()
+        .unwrap();
     from_green_thread::<Greenrt>(&mut g, &rt, "greenrt");
     from_green_thread::<ParkingLot>(&mut g, &rt, "parking_lot");
     from_green_thread::<Std>(&mut g, &rt, "std");
@@ -125,7 +130,12 @@ fn contended(c: &mut Criterion) {
     let mut g = c.benchmark_group("mutex_contended");
     g.sample_size(10);
 
-    let rt = greenrt::Runtime::builder().procs(2).build().unwrap();
+    // A measured loop with no checkpoint is a hog by design: no report.
+    let rt = greenrt::Runtime::builder()
+        .procs(2)
+        .hog_report(false)
+        .build()
+        .unwrap();
     g.bench_function(BenchmarkId::new("greenrt", "4_green_threads_procs2"), |b| {
         b.iter_custom(|iters| {
             rt.block_on(move || {
