@@ -112,12 +112,15 @@ fn a_hog_is_named_once(procs: usize) {
         .trim()
         .parse()
         .unwrap();
-    let named = format!("greenrt: green thread {id} \"{HOG_NAME}\" has run for");
+    // Named by id, name and the line of this file that spawned it.
+    let named =
+        format!("greenrt: green thread {id} \"{HOG_NAME}\" (spawned at tests/hog_report.rs:");
     assert!(stderr.contains(&named), "no `{named}` in: {stderr}");
     assert!(
         stderr.contains("greenrt::coop::checkpoint()"),
         "says what to add: {stderr}"
     );
+    assert!(stderr.contains(") has run for"), "says how long: {stderr}");
     assert_eq!(stderr.matches(&named).count(), 1, "reported once: {stderr}");
 }
 rt_test!(a_hog_is_named_once);

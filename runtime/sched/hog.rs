@@ -50,13 +50,9 @@ impl HogInfo {
     }
 }
 
-/// Where `g` was spawned, when the runtime records it.
-///
-/// Hook: spawn locations (`#[track_caller]` on the spawn functions, issue 17
-/// item 4) are not recorded yet; once a G carries one, return it here and
-/// the report names it.
-fn spawn_location(_g: &GreenThread) -> Option<String> {
-    None
+/// Where `g` was spawned (the `#[track_caller]` spawn functions record it).
+fn spawn_location(g: &GreenThread) -> Option<String> {
+    Some(g.spawned_at.to_string())
 }
 
 /// sysmon's memory of which hogs it has reported.
