@@ -34,6 +34,8 @@ mod dump_signal;
 pub mod fs;
 mod green_local;
 mod handle;
+#[cfg(test)]
+mod idle_poller_tests;
 mod join;
 pub mod net;
 mod panic_hook;

@@ -25,11 +25,15 @@
 //! call that uses the P, and one CAS when the G switches out (the M's
 //! `reclaim`), all on a cache line that only sysmon reads, and only for a
 //! P that looks stuck.
+//!
+//! The slot is generic over what it lends (`P`, the runtime's `Processor`)
+//! and whom to (`G`, its `GreenThread`), and takes its atomics from
+//! `loom.rs`, so the loom model below checks the code the runtime runs.
 
 use std::ptr;
-use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 use super::green_thread::GreenThread;
+use super::loom::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use super::processor::Processor;
 
 /// The lent P's thread is using it.
@@ -38,12 +42,12 @@ const IN_RUNTIME: u64 = 1;
 const INSPECTED: u64 = 2;
 
 /// A P's lend word, plus what sysmon needs once it wins it.
-pub(crate) struct LendSlot {
+pub(crate) struct LendSlot<P = Processor, G = GreenThread> {
     word: AtomicU64,
     /// The lent P's own box (written before each lend): what a retake owns.
-    p: AtomicPtr<Processor>,
+    p: AtomicPtr<P>,
     /// The G the P is lent to: valid while sysmon holds `INSPECTED`.
-    g: AtomicPtr<GreenThread>,
+    g: AtomicPtr<G>,
     /// Counts lends (written by the lender only): sysmon tells a G that has
     /// held the P since its last look from a new lend.
     lends: AtomicU32,
@@ -61,7 +65,7 @@ pub(crate) enum Claim {
     Lost,
 }
 
-impl LendSlot {
+impl<P, G> LendSlot<P, G> {
     pub(crate) fn new() -> Self {
         LendSlot {
             word: AtomicU64::new(0),
@@ -74,7 +78,7 @@ impl LendSlot {
     /// The M (or a G leaving a syscall) lends `p` to `g`, running on thread
     /// `key`. The caller owns `p` and the word is 0.
     #[inline]
-    pub(crate) fn lend(&self, key: u64, p: *mut Processor, g: *const GreenThread) {
+    pub(crate) fn lend(&self, key: u64, p: *mut P, g: *const G) {
         debug_assert_eq!(self.word.load(Ordering::Relaxed), 0, "lent twice");
         self.p.store(p, Ordering::Relaxed);
         self.g.store(g.cast_mut(), Ordering::Relaxed);
@@ -123,9 +127,14 @@ impl LendSlot {
     pub(crate) fn reclaim(&self, key: u64) -> bool {
         let lent = key << 2;
         loop {
+            // Acquire on failure too: a `false` (sysmon retook the P) must
+            // see sysmon's last `inspect` of the G finished, since the M
+            // goes on to change, and may free, the G it just switched out
+            // of (the retake's CAS continues the release sequence of the
+            // inspect's closing store). Found by the loom model below.
             match self
                 .word
-                .compare_exchange(lent, 0, Ordering::Acquire, Ordering::Relaxed)
+                .compare_exchange(lent, 0, Ordering::Acquire, Ordering::Acquire)
             {
                 Ok(_) => return true,
                 Err(w) if w == lent | INSPECTED => wait_for_sysmon(),
@@ -160,7 +169,7 @@ impl LendSlot {
 
     /// sysmon: takes the P lent to thread `key`, if that thread is still in
     /// user code. `Some`: the caller owns the P now.
-    pub(crate) fn retake(&self, key: u64) -> Option<Box<Processor>> {
+    pub(crate) fn retake(&self, key: u64) -> Option<Box<P>> {
         self.word
             .compare_exchange(key << 2, 0, Ordering::Acquire, Ordering::Relaxed)
             .ok()?;
@@ -176,7 +185,7 @@ impl LendSlot {
     /// sysmon: runs `read` on the G the P is lent to on thread `key`, which
     /// cannot switch out meanwhile (its M's `reclaim` waits). `None`: the
     /// thread was not in user code. `read` must be short and must not block.
-    pub(crate) fn inspect<R>(&self, key: u64, read: impl FnOnce(&GreenThread) -> R) -> Option<R> {
+    pub(crate) fn inspect<R>(&self, key: u64, read: impl FnOnce(&G) -> R) -> Option<R> {
         let lent = key << 2;
         self.word
             .compare_exchange(lent, lent | INSPECTED, Ordering::Acquire, Ordering::Relaxed)
@@ -195,7 +204,7 @@ impl LendSlot {
 /// descheduled, so give up the CPU rather than spin).
 #[cold]
 fn wait_for_sysmon() {
-    std::thread::yield_now();
+    super::loom::yield_now();
 }
 
 #[cfg(test)]
@@ -239,5 +248,127 @@ mod tests {
         assert!(slot.reclaim(9));
         // SAFETY: thread 9's reclaim gave it back to us.
         drop(unsafe { Box::from_raw(raw) });
+    }
+}
+
+/// Model check (`RUSTFLAGS="--cfg loom" cargo test --lib loom_`; see
+/// `.ci/run`) of invariant 8 (lent P): the G's thread claims the P for a
+/// runtime call and releases it, then its M takes the P back (`reclaim`)
+/// after the switch, while sysmon, seeing the P lent, inspects the G and
+/// retakes the P. Exactly one of the M and sysmon must own the P in the
+/// end, every use of the P (a write to a loom cell in it) must be ordered
+/// after the previous owner's (loom reports a data race otherwise), a
+/// `Lost` claim must never touch it, and the M must not finish `reclaim`
+/// — after which it may free the G — while sysmon reads the G.
+#[cfg(all(test, loom))]
+mod loom_model {
+    use super::{Claim, LendSlot};
+    use crate::sched::loom::UnsafeCell;
+    use loom::sync::Arc;
+
+    /// The G's thread (the M runs the G on its own thread: one key).
+    const KEY: u64 = 5;
+
+    struct P {
+        /// The P's state, used only by whoever owns it.
+        uses: UnsafeCell<usize>,
+    }
+
+    struct G {
+        /// What sysmon reads while inspecting, and the M writes once the
+        /// G has switched out.
+        state: UnsafeCell<usize>,
+    }
+
+    fn use_p(p: &P) -> usize {
+        // SAFETY: only the P's owner touches it; loom checks the order.
+        p.uses.with_mut(|u| unsafe {
+            *u += 1;
+            *u
+        })
+    }
+
+    /// The lent slot, the P's box and the G, as the M leaves them when it
+    /// resumes the G.
+    fn lent() -> (Arc<LendSlot<P, G>>, *mut P, Arc<G>) {
+        let slot = Arc::new(LendSlot::<P, G>::new());
+        let p = Box::into_raw(Box::new(P {
+            uses: UnsafeCell::new(0),
+        }));
+        let g = Arc::new(G {
+            state: UnsafeCell::new(1),
+        });
+        // SAFETY: `p` is ours until lent.
+        assert_eq!(use_p(unsafe { &*p }), 1);
+        slot.lend(KEY, p, Arc::as_ptr(&g));
+        (slot, p, g)
+    }
+
+    /// sysmon: inspect the G if `inspect`, then retake the P. Returns
+    /// whether it owns the P.
+    fn sysmon(slot: &LendSlot<P, G>, inspect: bool) -> bool {
+        let Some(key) = slot.lent_to() else {
+            return false;
+        };
+        if inspect {
+            // SAFETY: `inspect` holds the G's M off `reclaim`; loom checks it.
+            let _ = slot.inspect(key, |g| g.state.with(|s| unsafe { *s }));
+        }
+        match slot.retake(key) {
+            Some(p) => {
+                assert!(use_p(&p) >= 2, "the previous owner's use is not visible");
+                drop(p);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The G's thread: one runtime call that uses the P, then the switch
+    /// out and the M's take-back. Returns whether the M owns the P.
+    fn g_then_m(slot: &LendSlot<P, G>, p: *mut P, g: &G) -> bool {
+        match slot.claim(KEY) {
+            Claim::Taken => {
+                // SAFETY: claimed: the P is this thread's until `release`.
+                use_p(unsafe { &*p });
+                slot.release(KEY);
+            }
+            Claim::Lost => {}
+            Claim::Nested => panic!("no claim is held here"),
+        }
+        let owns = slot.reclaim(KEY);
+        // The G has switched out: its M may now change (or free) it.
+        // SAFETY: no inspect can be under way once `reclaim` returned.
+        g.state.with_mut(|s| unsafe { *s += 1 });
+        if owns {
+            // SAFETY: reclaimed: the box is the M's again.
+            let p = unsafe { Box::from_raw(p) };
+            assert!(use_p(&p) >= 2);
+        }
+        owns
+    }
+
+    fn run(inspect: bool) {
+        loom::model(move || {
+            let (slot, p, g) = lent();
+            let sysmon = {
+                let slot = slot.clone();
+                loom::thread::spawn(move || sysmon(&slot, inspect))
+            };
+            let m_owns = g_then_m(&slot, p, &g);
+            let sysmon_owns = sysmon.join().unwrap();
+            assert!(m_owns != sysmon_owns, "the P has two owners or none");
+            assert!(!slot.is_lent_to(KEY), "not lent any more");
+        });
+    }
+
+    #[test]
+    fn loom_lend_claim_reclaim_against_retake() {
+        run(false);
+    }
+
+    #[test]
+    fn loom_lend_reclaim_waits_for_inspect() {
+        run(true);
     }
 }

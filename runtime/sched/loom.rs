@@ -15,13 +15,25 @@
 
 #[cfg(not(loom))]
 pub(crate) mod atomic {
-    pub(crate) use std::sync::atomic::{fence, AtomicPtr, AtomicU8, AtomicUsize, Ordering};
+    pub(crate) use std::sync::atomic::{
+        fence, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+    };
 }
+
+/// Giving up the CPU inside a wait loop (loom must see it to explore the
+/// other threads instead of the loop).
+#[cfg(not(loom))]
+pub(crate) use std::thread::yield_now;
 
 #[cfg(loom)]
 pub(crate) mod atomic {
-    pub(crate) use ::loom::sync::atomic::{fence, AtomicPtr, AtomicU8, AtomicUsize, Ordering};
+    pub(crate) use ::loom::sync::atomic::{
+        fence, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+    };
 }
+
+#[cfg(loom)]
+pub(crate) use ::loom::thread::yield_now;
 
 #[cfg(loom)]
 pub(crate) use ::loom::cell::UnsafeCell;

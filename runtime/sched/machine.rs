@@ -749,7 +749,17 @@ impl Machine {
                     }
                 }
             }
-            // Someone else is the poller: sleep until handed a P.
+            // Someone else holds the poller. Park only behind a sleeping
+            // poller: a non-blocking one (sysmon's, or an M's scheduling
+            // loop) lets go within microseconds, and parking behind it
+            // would leave pending timers and sockets to nobody until some M
+            // schedules — never, beside a G that spins without
+            // checkpoints (invariant 2, no stranded G). So try again.
+            if !self.sched.netpoll.has_sleeper() {
+                std::thread::yield_now();
+                continue;
+            }
+            // A sleeping poller serves the timers: sleep until handed a P.
             {
                 let mut idle = self.sched.idle.lock();
                 if self.sched.is_shutdown() {

@@ -39,7 +39,10 @@
 //!    An M that gives up its P increments `npidle` first and *then* re-checks
 //!    the global queue (and, if it was spinning, every P). Both sides use
 //!    `SeqCst`, so at least one of them sees the other's write (the
-//!    store-buffering pairing of Go's `findrunnable`).
+//!    store-buffering pairing of Go's `findrunnable`). An M going idle
+//!    parks on its parker only behind a poller that sleeps
+//!    (`NetPoller::has_sleeper`), never behind a non-blocking poll
+//!    (`Machine::block`), so pending timers always have a server.
 //! 3. **Bounded spinning.** At most one M spins per pair of busy Ps
 //!    (`2 * nmspinning < busy`), so stealing stays cheap when there is little
 //!    to steal; a spinning M that finds work calls `wakep` so that another
@@ -117,6 +120,8 @@ pub use os_thread_lock::{lock_os_thread, OsThreadGuard};
 pub use scheduler::RuntimeStats;
 pub(crate) use scheduler::{Config, Scheduler};
 pub(crate) use syscall::InSyscall;
+#[cfg(test)]
+pub(crate) use sysmon::poll_hold;
 pub(crate) use timers::{TimerAction, TimerHandle};
 pub(crate) use trace::DEFAULT_RING_EVENTS;
 pub use wait_reason::WaitReason;

@@ -4,11 +4,15 @@
 //! P finds the poller free (the `Poll` sits behind a mutex, taken with
 //! `try_lock`) blocks in `poll` with a timeout equal to the earliest timer,
 //! so a runtime whose Gs all sleep costs no CPU, and a timer or socket
-//! becoming ready wakes exactly one M. Other idle Ms park on their own
-//! parkers. Two parties poll without blocking: an M with a P, in its
-//! scheduling loop, when some G waits on a socket; and sysmon, when Gs wait
-//! on sockets, no M is blocked here and nobody has polled for a time slice
-//! ([`NetPoller::poll_overdue`]). Anyone who needs the
+//! becoming ready wakes exactly one M. Two parties poll without blocking: an
+//! M with a P, in its scheduling loop, when some G waits on a socket; and
+//! sysmon, when Gs wait on sockets, no M is blocked here and nobody has
+//! polled for a time slice ([`NetPoller::poll_overdue`]). Other idle Ms park
+//! on their own parkers, but only behind a *sleeping* poller
+//! ([`NetPoller::has_sleeper`]): a non-blocking poll that holds the poller
+//! is about to let go, and an idle M that parked behind it would leave the
+//! timers and sockets with nobody to serve them (`Machine::block` waits it
+//! out instead). Anyone who needs the
 //! sleeping poller to look again — a new earliest timer, shutdown — calls
 //! [`NetPoller::wake`], which trips a `mio::Waker`.
 //!
@@ -198,7 +202,13 @@ pub(crate) struct NetPoller {
     waker: Waker,
     descs: Mutex<Slab>,
     /// An M is blocked in `poll` with a timeout (so `wake` has a sleeper).
+    /// Raised before the timeout is decided (the `add_timer` pairing), so
+    /// a non-blocking poll raises it too, briefly.
     blocked: AtomicBool,
+    /// The poller is held by a poll that decided to block: whoever holds
+    /// it will serve the timers (see `has_sleeper`). Written under the poll
+    /// lock only.
+    sleeping: AtomicBool,
     /// Gs parked on sockets right now; the scheduling loop skips the
     /// non-blocking poll while this is zero.
     waiters: AtomicUsize,
@@ -221,6 +231,7 @@ impl NetPoller {
             waker,
             descs: Mutex::new(Slab::default()),
             blocked: AtomicBool::new(false),
+            sleeping: AtomicBool::new(false),
             waiters: AtomicUsize::new(0),
             last_poll: AtomicU64::new(0),
             created: Instant::now(),
@@ -260,10 +271,14 @@ impl NetPoller {
         if timeout == Some(Duration::ZERO) {
             self.blocked.store(false, Ordering::SeqCst);
         }
-        let res = poll.poll(events, timeout);
         let blocking = timeout != Some(Duration::ZERO);
         if blocking {
+            self.sleeping.store(true, Ordering::SeqCst);
+        }
+        let res = poll.poll(events, timeout);
+        if blocking {
             self.blocked.store(false, Ordering::SeqCst);
+            self.sleeping.store(false, Ordering::SeqCst);
         }
         let since = self.created.elapsed().as_nanos().min(u64::MAX as u128) as u64;
         self.last_poll.store(since, Ordering::Relaxed);
@@ -446,6 +461,17 @@ impl NetPoller {
     /// True while an M is blocked in `poll`.
     pub(crate) fn is_blocked(&self) -> bool {
         self.blocked.load(Ordering::SeqCst)
+    }
+
+    /// True while the poller is held by a poll that decided to block (with
+    /// the earliest timer as its timeout): an M that found the poller taken
+    /// may then park, the sleeper serves the timers and sockets. False while
+    /// the holder is a non-blocking poll — sysmon's, a scheduling loop's,
+    /// or one still deciding — which will let go within microseconds: the
+    /// caller should try for the poller again rather than park. Unlike
+    /// [`is_blocked`](Self::is_blocked), never true for a non-blocking poll.
+    pub(crate) fn has_sleeper(&self) -> bool {
+        self.sleeping.load(Ordering::SeqCst)
     }
 
     /// Makes a blocked (or the next) `poll` return promptly.

@@ -264,7 +264,15 @@ impl Sysmon {
                 .netpoll
                 .poll_overdue(self.sched.config.time_slice)
             {
-                if let Some(ready) = self.sched.netpoll.poll_now() {
+                #[cfg(not(test))]
+                let polled = self.sched.netpoll.poll_now();
+                // Tests may widen the moment sysmon holds the poller.
+                #[cfg(test)]
+                let polled = self.sched.netpoll.poll(|| {
+                    poll_hold::hold_if_armed(&self.sched.config.thread_name);
+                    Some(Duration::ZERO)
+                });
+                if let Some(ready) = polled {
                     if !ready.is_empty() {
                         if let Some(t) = self.sched.tracer.as_deref() {
                             t.netpoll(ready.len());
@@ -468,5 +476,65 @@ fn earliest(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, None) => a,
         (None, b) => b,
+    }
+}
+
+/// A test-only hook: makes sysmon's non-blocking poll hold the poller for a
+/// while, in runtimes whose thread name was armed, so a test can make an M
+/// go idle inside that window (a few microseconds otherwise).
+#[cfg(test)]
+pub(crate) mod poll_hold {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use parking_lot::Mutex;
+
+    /// One armed runtime.
+    pub(crate) struct PollHold {
+        thread_name: String,
+        hold: Duration,
+        armed: AtomicBool,
+        holding: AtomicBool,
+    }
+
+    impl PollHold {
+        /// True while sysmon is inside a held poll.
+        pub(crate) fn holding(&self) -> bool {
+            self.holding.load(Ordering::SeqCst)
+        }
+
+        /// Stops holding (the next polls are ordinary again).
+        pub(crate) fn disarm(&self) {
+            self.armed.store(false, Ordering::SeqCst);
+        }
+    }
+
+    static HOOKS: Mutex<Vec<Arc<PollHold>>> = Mutex::new(Vec::new());
+
+    /// Arms the hook for the runtime whose `Builder::thread_name` is
+    /// `thread_name`: each of its sysmon polls then holds the poller `hold`.
+    pub(crate) fn arm(thread_name: &str, hold: Duration) -> Arc<PollHold> {
+        let hook = Arc::new(PollHold {
+            thread_name: thread_name.to_owned(),
+            hold,
+            armed: AtomicBool::new(true),
+            holding: AtomicBool::new(false),
+        });
+        HOOKS.lock().push(hook.clone());
+        hook
+    }
+
+    pub(super) fn hold_if_armed(thread_name: &str) {
+        let hook = HOOKS
+            .lock()
+            .iter()
+            .find(|h| h.thread_name == thread_name && h.armed.load(Ordering::SeqCst))
+            .cloned();
+        if let Some(hook) = hook {
+            hook.holding.store(true, Ordering::SeqCst);
+            std::thread::sleep(hook.hold);
+            hook.holding.store(false, Ordering::SeqCst);
+        }
     }
 }
