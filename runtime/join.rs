@@ -80,10 +80,12 @@ impl<T> Slot<T> {
         unsafe { *self.result.get() = Some(r) };
         match self.state.swap(READY, Ordering::AcqRel) {
             WAITING => {
+                // Owned: the joiner's reference moves into the run queue
+                // instead of being cloned there and dropped here.
                 // SAFETY: the joiner wrote `joiner` before publishing WAITING
                 // and never touches it again; we saw WAITING with acquire.
                 if let Some(u) = unsafe { (*self.joiner.get()).take() } {
-                    u.unpark();
+                    u.unpark_owned();
                 }
                 None
             }
