@@ -98,6 +98,18 @@ impl RunNext {
         (!old.is_null()).then(|| unsafe { GRef::from_raw(old) })
     }
 
+    /// [`replace`](Self::replace) in a runtime with this one P: with no
+    /// thief (see `take_sole`) the occupant cannot leave meanwhile, so a
+    /// load and a store replace the swap.
+    #[inline]
+    pub(crate) fn replace_sole(&self, g: GRef) -> Option<GRef> {
+        let old = self.0.load(Ordering::Relaxed);
+        self.0.store(g.into_raw(), Ordering::Release);
+        // SAFETY: as in `replace`; only we empty the slot, so `old` is the
+        // occupant we displaced, and ours now.
+        (!old.is_null()).then(|| unsafe { GRef::from_raw(old) })
+    }
+
     /// Empties the slot of a runtime with this one P: with no other P
     /// there is no thief (a steal takes only from other Ps), so the owner
     /// is the only party that empties the slot and a load and a store
@@ -185,6 +197,14 @@ impl Processor {
             .wrapping_add(1);
         self.shared.schedtick.store(t, Ordering::Relaxed);
         t
+    }
+
+    /// [`push_next`](Self::push_next) in a runtime with this one P
+    /// (`RunNext::replace_sole`).
+    pub(crate) fn push_next_sole(&self, g: GRef) {
+        if let Some(old) = self.shared.runnext.replace_sole(g) {
+            self.local.push(old);
+        }
     }
 
     /// Takes every queued G (used at shutdown).
