@@ -80,10 +80,12 @@ impl<T> Slot<T> {
         unsafe { *self.result.get() = Some(r) };
         match self.state.swap(READY, Ordering::AcqRel) {
             WAITING => {
+                // Owned: the joiner's reference moves into the run queue
+                // instead of being cloned there and dropped here.
                 // SAFETY: the joiner wrote `joiner` before publishing WAITING
                 // and never touches it again; we saw WAITING with acquire.
                 if let Some(u) = unsafe { (*self.joiner.get()).take() } {
-                    u.unpark();
+                    u.unpark_owned();
                 }
                 None
             }
@@ -132,13 +134,19 @@ impl<T> Slot<T> {
     }
 
     fn take(&self) -> thread::Result<T> {
+        // A load and a store, not a swap: READY is final for the completer
+        // (after publishing it, `publish` writes the state again only when
+        // it found DETACHED, with no handle left), so the handle — the one
+        // caller of `take` — is the only writer from here on.
         assert_eq!(
-            self.state.swap(TAKEN, Ordering::Acquire),
+            self.state.load(Ordering::Acquire),
             READY,
             "join result taken twice"
         );
-        // SAFETY: READY was published after the result was written, and the
-        // swap to TAKEN makes this the only reader.
+        self.state.store(TAKEN, Ordering::Relaxed);
+        // SAFETY: READY was published after the result was written (the
+        // load above acquires it), and only the handle, here, moves READY
+        // to TAKEN, so this is the only reader.
         unsafe {
             (*self.result.get())
                 .take()

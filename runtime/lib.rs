@@ -72,7 +72,7 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    let h = join::spawn_on(&runtime::current_or_default(), None, f);
+    let h = join::spawn_on(&runtime::current_or_default_ref(), None, f);
     coop::checkpoint();
     h
 }
@@ -86,7 +86,7 @@ where
     T: Send + 'static,
 {
     let name = name.into().into_boxed_str();
-    join::spawn_on(&runtime::current_or_default(), Some(name), f)
+    join::spawn_on(&runtime::current_or_default_ref(), Some(name), f)
 }
 
 /// Spawns a green thread: `spawn!(move || work())` or `spawn!({ block })`.

@@ -423,6 +423,14 @@ pub(crate) fn current_or_default() -> Arc<Scheduler> {
     context::current_sched().unwrap_or_else(|| default_runtime().sched.clone())
 }
 
+/// [`current_or_default`] without counting a reference
+/// (`context::current_sched_ref`): for the length of one runtime call.
+#[inline]
+pub(crate) fn current_or_default_ref() -> context::SchedRef {
+    context::current_sched_ref()
+        .unwrap_or_else(|| context::SchedRef::of_static(&default_runtime().sched))
+}
+
 /// Runs `f` as a green thread on the default runtime and returns its value.
 /// May be called from several OS threads at once.
 ///

@@ -125,6 +125,59 @@ pub(crate) fn current_sched() -> Option<Arc<Scheduler>> {
     }
 }
 
+/// A scheduler reference that took no count: what a spawn needs for the
+/// length of the call, without the increment and decrement of an `Arc`
+/// clone (a measurable share of a spawn; docs/BENCHMARKS.md).
+/// Not `Send`: it is valid only for the runtime call that made it.
+pub(crate) struct SchedRef(
+    std::mem::ManuallyDrop<Arc<Scheduler>>,
+    std::marker::PhantomData<*const ()>,
+);
+
+impl SchedRef {
+    /// Borrows `sched` without counting.
+    ///
+    /// # Safety
+    /// `sched` is `Arc::as_ptr` of a live `Arc<Scheduler>` that outlives
+    /// the returned value.
+    unsafe fn new(sched: *const Scheduler) -> SchedRef {
+        // SAFETY: per the contract; never dropped, so no count is given back.
+        SchedRef(
+            std::mem::ManuallyDrop::new(unsafe { Arc::from_raw(sched) }),
+            std::marker::PhantomData,
+        )
+    }
+
+    /// Borrows a scheduler that lives for ever (the default runtime's).
+    pub(crate) fn of_static(sched: &'static Arc<Scheduler>) -> SchedRef {
+        // SAFETY: a `'static` Arc outlives everything.
+        unsafe { SchedRef::new(Arc::as_ptr(sched)) }
+    }
+}
+
+impl std::ops::Deref for SchedRef {
+    type Target = Arc<Scheduler>;
+    fn deref(&self) -> &Arc<Scheduler> {
+        &self.0
+    }
+}
+
+/// [`current_sched`] without counting a reference: the result must be
+/// dropped before the current runtime call returns (it is valid for that
+/// call even if the G switches and moves to another M meanwhile).
+pub(crate) fn current_sched_ref() -> Option<SchedRef> {
+    let ctx = current();
+    if ctx.is_null() {
+        return None;
+    }
+    // SAFETY: `(*ctx).sched` is `Arc::as_ptr` of the scheduler's `Arc` that
+    // this thread's M holds for its whole loop (see `current_sched`). For
+    // the rest of the runtime call it stays alive: code on an M's own stack
+    // runs inside that M's loop, and a G (running, or unwinding on this
+    // thread) holds an `Arc` of its own runtime, the one whose M runs it.
+    Some(unsafe { SchedRef::new((*ctx).sched) })
+}
+
 /// This thread's P, usable while the guard lives (see [`claim_local_p`]).
 pub(crate) struct LocalP {
     p: *const Processor,

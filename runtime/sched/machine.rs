@@ -601,7 +601,12 @@ impl Machine {
                 return Some(g);
             }
         }
-        if let Some(g) = p.shared.runnext.take() {
+        let next = if self.sched.ps.len() == 1 {
+            p.shared.runnext.take_sole()
+        } else {
+            p.shared.runnext.take()
+        };
+        if let Some(g) = next {
             let streak = p.runnext_streak.get();
             if streak < RUNNEXT_STREAK_MAX {
                 p.runnext_streak.set(streak + 1);

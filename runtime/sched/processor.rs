@@ -98,6 +98,35 @@ impl RunNext {
         (!old.is_null()).then(|| unsafe { GRef::from_raw(old) })
     }
 
+    /// [`replace`](Self::replace) in a runtime with this one P: with no
+    /// thief (see `take_sole`) the occupant cannot leave meanwhile, so a
+    /// load and a store replace the swap.
+    #[inline]
+    pub(crate) fn replace_sole(&self, g: GRef) -> Option<GRef> {
+        let old = self.0.load(Ordering::Relaxed);
+        self.0.store(g.into_raw(), Ordering::Release);
+        // SAFETY: as in `replace`; only we empty the slot, so `old` is the
+        // occupant we displaced, and ours now.
+        (!old.is_null()).then(|| unsafe { GRef::from_raw(old) })
+    }
+
+    /// Empties the slot of a runtime with this one P: with no other P
+    /// there is no thief (a steal takes only from other Ps), so the owner
+    /// is the only party that empties the slot and a load and a store
+    /// replace the swap: one atomic read-modify-write less per schedule
+    /// from `runnext`, the hand-off path of every wake.
+    #[inline]
+    pub(crate) fn take_sole(&self) -> Option<GRef> {
+        let g = self.0.load(Ordering::Acquire);
+        if g.is_null() {
+            return None;
+        }
+        self.0.store(ptr::null_mut(), Ordering::Relaxed);
+        // SAFETY: as in `replace`; only we empty the slot, so the pointer
+        // we loaded is still its occupant and ours now.
+        Some(unsafe { GRef::from_raw(g) })
+    }
+
     pub(crate) fn is_some(&self) -> bool {
         !self.0.load(Ordering::Acquire).is_null()
     }
@@ -168,6 +197,14 @@ impl Processor {
             .wrapping_add(1);
         self.shared.schedtick.store(t, Ordering::Relaxed);
         t
+    }
+
+    /// [`push_next`](Self::push_next) in a runtime with this one P
+    /// (`RunNext::replace_sole`).
+    pub(crate) fn push_next_sole(&self, g: GRef) {
+        if let Some(old) = self.shared.runnext.replace_sole(g) {
+            self.local.push(old);
+        }
     }
 
     /// Takes every queued G (used at shutdown).

@@ -277,7 +277,13 @@ impl Scheduler {
         } else {
             // SAFETY: per the contract, `raw` is this thread's own P,
             // claimed while `p` lives.
-            unsafe { (*raw).push_next(g) };
+            unsafe {
+                if self.ps.len() == 1 {
+                    (*raw).push_next_sole(g)
+                } else {
+                    (*raw).push_next(g)
+                }
+            };
         }
         drop(p);
         self.wakep();
