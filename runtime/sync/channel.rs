@@ -31,6 +31,7 @@ mod chan;
 mod entry;
 mod error;
 mod lock;
+mod ticker;
 mod timer;
 mod token;
 
@@ -46,6 +47,7 @@ pub use error::{
     ReadyTimeoutError, RecvError, RecvTimeoutError, SelectTimeoutError, SendError,
     SendTimeoutError, TryReadyError, TryRecvError, TrySelectError, TrySendError,
 };
+use ticker::TickSource;
 pub use timer::{after, at, tick};
 pub(crate) use token::Selected;
 
@@ -248,6 +250,9 @@ enum Flavor<T> {
     Chan(Arc<Chan<T>>),
     /// `never()`: no state at all, so it can be a `const fn`.
     Never(PhantomData<fn() -> T>),
+    /// `tick()`: a channel whose receives drive its schedule
+    /// (`ticker.rs`).
+    Tick(Arc<dyn TickSource<T>>),
 }
 
 /// The receiving half of a channel. Clone it for more consumers (each
@@ -267,11 +272,33 @@ impl<T> Receiver<T> {
         }
     }
 
+    /// A tick channel's receiver.
+    pub(crate) fn from_tick(ticker: Arc<dyn TickSource<T>>) -> Self {
+        Receiver {
+            flavor: Flavor::Tick(ticker),
+        }
+    }
+
+    /// For a tick channel, the moment a select's receive began (read only
+    /// for tick channels: no clock read otherwise).
+    pub(crate) fn tick_started(&self) -> Option<Instant> {
+        matches!(self.flavor, Flavor::Tick(_)).then(Instant::now)
+    }
+
+    /// A select's receive that began at `since` (from
+    /// [`tick_started`](Self::tick_started)) completed with `got`.
+    pub(crate) fn tick_taken(&self, since: Option<Instant>, got: &Result<T, RecvError>) {
+        if let (Flavor::Tick(t), Some(since), Ok(m)) = (&self.flavor, since, got) {
+            t.taken(m, since);
+        }
+    }
+
     /// The channel, or `None` for [`never`].
     pub(crate) fn chan(&self) -> Option<&Arc<Chan<T>>> {
         match &self.flavor {
             Flavor::Chan(c) => Some(c),
             Flavor::Never(_) => None,
+            Flavor::Tick(t) => Some(t.chan()),
         }
     }
 
@@ -283,6 +310,16 @@ impl<T> Receiver<T> {
             Flavor::Chan(c) if is_big::<T>() => c.try_recv_boxed().map(|m| *m),
             Flavor::Chan(c) => c.try_recv(),
             Flavor::Never(_) => Err(TryRecvError::Empty),
+            Flavor::Tick(t) => {
+                let now = Instant::now();
+                match t.chan().try_recv() {
+                    Ok(m) => {
+                        t.taken(&m, now);
+                        Ok(m)
+                    }
+                    Err(_) => t.take_due(now, None).ok_or(TryRecvError::Empty),
+                }
+            }
         }
     }
 
@@ -300,6 +337,7 @@ impl<T> Receiver<T> {
             // Not through `never_recv`: its result, never produced, would
             // still take a message-sized slot in the caller's frame.
             Flavor::Never(_) => never_forever(),
+            Flavor::Tick(_) => self.recv_until(None).map_err(|_| RecvError),
         }
     }
 
@@ -318,6 +356,17 @@ impl<T> Receiver<T> {
             Flavor::Chan(c) if is_big::<T>() => c.recv_boxed(deadline).map(|m| *m),
             Flavor::Chan(c) => c.recv_timed(deadline),
             Flavor::Never(_) => never_recv(deadline),
+            Flavor::Tick(t) => {
+                let since = Instant::now();
+                match t.chan().recv_timed(deadline) {
+                    Ok(m) => {
+                        t.taken(&m, since);
+                        Ok(m)
+                    }
+                    // Due by the deadline, but its timer ran late.
+                    Err(e) => t.take_due(Instant::now(), deadline).ok_or(e),
+                }
+            }
         }
     }
 
@@ -331,6 +380,8 @@ impl<T> Receiver<T> {
         match &self.flavor {
             Flavor::Chan(c) => c.is_full(),
             Flavor::Never(_) => true,
+            // Like crossbeam: full exactly when not empty.
+            Flavor::Tick(t) => t.is_due(),
         }
     }
 
@@ -339,6 +390,7 @@ impl<T> Receiver<T> {
         match &self.flavor {
             Flavor::Chan(c) => c.len(),
             Flavor::Never(_) => 0,
+            Flavor::Tick(t) => usize::from(t.is_due()),
         }
     }
 
@@ -347,6 +399,7 @@ impl<T> Receiver<T> {
         match &self.flavor {
             Flavor::Chan(c) => c.capacity(),
             Flavor::Never(_) => Some(0),
+            Flavor::Tick(_) => Some(1),
         }
     }
 
@@ -366,6 +419,7 @@ impl<T> Receiver<T> {
     pub fn same_channel(&self, other: &Receiver<T>) -> bool {
         match (&self.flavor, &other.flavor) {
             (Flavor::Chan(a), Flavor::Chan(b)) => Arc::ptr_eq(a, b),
+            (Flavor::Tick(a), Flavor::Tick(b)) => Arc::ptr_eq(a.chan(), b.chan()),
             (Flavor::Never(_), Flavor::Never(_)) => true,
             _ => false,
         }
@@ -380,14 +434,22 @@ impl<T> Clone for Receiver<T> {
                 Receiver::from_chan(c.clone())
             }
             Flavor::Never(_) => never(),
+            Flavor::Tick(t) => {
+                t.chan().add_receiver();
+                Receiver {
+                    flavor: Flavor::Tick(t.clone()),
+                }
+            }
         }
     }
 }
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        if let Flavor::Chan(c) = &self.flavor {
-            c.drop_receiver();
+        match &self.flavor {
+            Flavor::Chan(c) => c.drop_receiver(),
+            Flavor::Tick(t) => t.chan().drop_receiver(),
+            Flavor::Never(_) => {}
         }
     }
 }

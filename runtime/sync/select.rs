@@ -470,7 +470,10 @@ impl<'a> SelectedOperation<'a> {
         if crate::sync::channel::is_big::<T>() {
             return token.downcast(chan).recv_boxed().map(|m| *m);
         }
-        token.downcast(chan).recv()
+        let since = r.tick_started();
+        let got = token.downcast(chan).recv();
+        r.tick_taken(since, &got);
+        got
     }
 }
 
