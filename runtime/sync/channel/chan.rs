@@ -234,6 +234,27 @@ impl<T> State<T> {
         self.notify(side, wakes);
     }
 
+    /// Sends every live operation waiting on `side` back to the start (a
+    /// select re-tries all its operations in random order) and wakes the
+    /// watchers. For timer channels ([`Chan::offer`]).
+    fn retry_all(&mut self, side: Side, wakes: &mut Wakes) {
+        while let Some(w) = self.queue(side).pop_front() {
+            match w {
+                Waiting::Plain(s) => {
+                    // SAFETY: popped under the lock, published within it (C5).
+                    wakes.push(unsafe { s.claim() }.retry_publish());
+                }
+                Waiting::Select(e) => {
+                    if e.try_claim() {
+                        let _ = e.grant(Grant::Retry);
+                        wakes.push(e.publish_deferring_wake());
+                    }
+                }
+            }
+        }
+        self.notify(side, wakes);
+    }
+
     /// Wakes the watchers of `side` (something on that side became ready)
     /// and forgets dead ones.
     fn notify(&mut self, side: Side, wakes: &mut Wakes) {
@@ -542,6 +563,33 @@ impl<T> Chan<T> {
     }
 
     // ------------------------------------------------------ plain send
+
+    /// A timer channel's send: buffers `msg` if there is room (false if
+    /// not, or if every receiver is gone) and sends every waiting receiver
+    /// back to the start instead of handing the message to the first.
+    ///
+    /// Why: timers due at one instant fire one after another. Handed off,
+    /// the first to fire would win every select waiting on them all; so
+    /// the select starts over and, by then, finds the others fired too and
+    /// chooses among them at random (issue 16 item 4, as crossbeam's
+    /// select re-checks every operation when it wakes). C1 holds again
+    /// within this critical section: no receiver is left waiting.
+    pub(crate) fn offer(&self, msg: T) -> bool {
+        let mut wakes = Wakes::new();
+        let mut st = self.state.lock();
+        let room = !st.rx_gone && st.has_room(self.cap);
+        let rejected = if room {
+            st.buf.push_back(msg);
+            st.retry_all(Side::Recv, &mut wakes);
+            None
+        } else {
+            Some(msg)
+        };
+        drop(st);
+        wakes.wake();
+        drop(rejected); // C4
+        room
+    }
 
     pub(crate) fn try_send(&self, msg: T) -> Result<(), TrySendError<T>> {
         let mut wakes = Wakes::new();

@@ -98,8 +98,8 @@ impl Ticker {
         // The channel holds no other tick (one pending at most), and this
         // ticker holds a receiver count, so this cannot fail; the value is
         // an `Instant`, so nothing user-defined runs under our lock.
-        let sent = self.chan.try_send(s.next);
-        debug_assert!(sent.is_ok(), "a tick channel holds one tick at most");
+        let sent = self.chan.offer(s.next);
+        debug_assert!(sent, "a tick channel holds one tick at most");
     }
 
     /// Schedules the tick after one due at `due`, taken by a receive that

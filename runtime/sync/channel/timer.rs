@@ -50,12 +50,12 @@ pub fn after(duration: Duration) -> Receiver<Instant> {
 pub fn at(when: Instant) -> Receiver<Instant> {
     let chan = Chan::new(Some(1));
     if when <= Instant::now() {
-        let _ = chan.try_send(when);
+        let _ = chan.offer(when);
     } else {
         let weak = Arc::downgrade(&chan);
         let fire = move || {
             if let Some(chan) = weak.upgrade() {
-                let _ = chan.try_send(when);
+                let _ = chan.offer(when);
             }
         };
         let _ = add_timer(when, TimerAction::Call(Box::new(fire)));
