@@ -310,6 +310,7 @@ impl<T> Receiver<T> {
             Flavor::Chan(c) if is_big::<T>() => c.try_recv_boxed().map(|m| *m),
             Flavor::Chan(c) => c.try_recv(),
             Flavor::Never(_) => Err(TryRecvError::Empty),
+            Flavor::Tick(_) if is_big::<T>() => unreachable!("a tick carries an Instant"),
             Flavor::Tick(t) => {
                 let now = Instant::now();
                 match t.chan().try_recv() {
@@ -337,6 +338,7 @@ impl<T> Receiver<T> {
             // Not through `never_recv`: its result, never produced, would
             // still take a message-sized slot in the caller's frame.
             Flavor::Never(_) => never_forever(),
+            Flavor::Tick(_) if is_big::<T>() => unreachable!("a tick carries an Instant"),
             Flavor::Tick(_) => self.recv_until(None).map_err(|_| RecvError),
         }
     }
@@ -356,6 +358,8 @@ impl<T> Receiver<T> {
             Flavor::Chan(c) if is_big::<T>() => c.recv_boxed(deadline).map(|m| *m),
             Flavor::Chan(c) => c.recv_timed(deadline),
             Flavor::Never(_) => never_recv(deadline),
+            // Dead for big messages, so it adds no message-sized slot.
+            Flavor::Tick(_) if is_big::<T>() => unreachable!("a tick carries an Instant"),
             Flavor::Tick(t) => {
                 let since = Instant::now();
                 match t.chan().recv_timed(deadline) {
