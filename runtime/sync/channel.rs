@@ -13,15 +13,25 @@
 //! gone, sends fail and hand the message back (parked senders are woken
 //! with their messages) and buffered messages are dropped.
 //!
+//! **Big messages.** A message of any size costs the calling green thread
+//! no more stack than the caller's own copy of it: in an optimised build a
+//! green thread whose stack is the message's size plus 64 KiB can send or
+//! receive it through every flavour, blocking or not, and through
+//! `select!` (tested in `tests/channel_big_messages.rs` for 32 KiB and
+//! 1 MiB). Messages larger than 1 KiB travel boxed inside the channel
+//! (one allocation per message), smaller ones by value as before.
+//!
 //! How it works: `chan.rs` (the shared state and its invariants),
 //! `entry.rs` (waiting operations — plain ones on their owner's stack — and
-//! direct hand-off), `lock.rs` (the state's spinlock), `token.rs` (the
-//! two-phase operations of `select`), `timer.rs` (timer channels).
+//! direct hand-off), `chan/big.rs` (the boxed path of big messages),
+//! `lock.rs` (the state's spinlock), `token.rs` (the two-phase operations
+//! of `select`), `timer.rs` (timer channels).
 
 mod chan;
 mod entry;
 mod error;
 mod lock;
+mod ticker;
 mod timer;
 mod token;
 
@@ -32,11 +42,12 @@ use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub(crate) use chan::{Chan, Queued, Side};
+pub(crate) use chan::{is_big, Chan, Queued, Side};
 pub use error::{
     ReadyTimeoutError, RecvError, RecvTimeoutError, SelectTimeoutError, SendError,
     SendTimeoutError, TryReadyError, TryRecvError, TrySelectError, TrySendError,
 };
+use ticker::TickSource;
 pub use timer::{after, at, tick};
 pub(crate) use token::Selected;
 
@@ -103,9 +114,15 @@ fn never_recv<T>(deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
             crate::time::sleep_until(d);
             Err(RecvTimeoutError::Timeout)
         }
-        None => loop {
-            crate::time::sleep(Duration::from_secs(86_400));
-        },
+        None => never_forever(),
+    }
+}
+
+/// A receive on `never()` without a deadline.
+#[inline(never)]
+fn never_forever() -> ! {
+    loop {
+        crate::time::sleep(Duration::from_secs(86_400));
     }
 }
 
@@ -124,6 +141,15 @@ impl<T> Sender<T> {
     /// Sends without waiting: fails with `Full` if the channel is full (for
     /// a rendezvous channel: no receiver is waiting), or `Disconnected`.
     pub fn try_send(&self, msg: T) -> Result<(), TrySendError<T>> {
+        if is_big::<T>() {
+            return self
+                .chan
+                .try_send_boxed(Box::new(msg))
+                .map_err(|e| match e {
+                    TrySendError::Full(m) => TrySendError::Full(*m),
+                    TrySendError::Disconnected(m) => TrySendError::Disconnected(*m),
+                });
+        }
         self.chan.try_send(msg)
     }
 
@@ -133,6 +159,12 @@ impl<T> Sender<T> {
     /// is gone (also while waiting).
     #[inline(always)]
     pub fn send(&self, msg: T) -> Result<(), SendError<T>> {
+        if is_big::<T>() {
+            return self
+                .chan
+                .send_boxed(Box::new(msg), None)
+                .map_err(|e| SendError(*e.into_inner()));
+        }
         self.chan.send(msg, None).map_err(|e| match e {
             SendTimeoutError::Disconnected(m) | SendTimeoutError::Timeout(m) => SendError(m),
         })
@@ -140,12 +172,25 @@ impl<T> Sender<T> {
 
     /// Like [`send`](Self::send), giving up after `timeout`.
     pub fn send_timeout(&self, msg: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
-        self.chan.send_timed(msg, deadline_after(timeout))
+        self.send_until(msg, deadline_after(timeout))
     }
 
     /// Like [`send`](Self::send), giving up at `deadline`.
     pub fn send_deadline(&self, msg: T, deadline: Instant) -> Result<(), SendTimeoutError<T>> {
-        self.chan.send_timed(msg, Some(deadline))
+        self.send_until(msg, Some(deadline))
+    }
+
+    fn send_until(&self, msg: T, deadline: Option<Instant>) -> Result<(), SendTimeoutError<T>> {
+        if is_big::<T>() {
+            return self
+                .chan
+                .send_boxed(Box::new(msg), deadline)
+                .map_err(|e| match e {
+                    SendTimeoutError::Timeout(m) => SendTimeoutError::Timeout(*m),
+                    SendTimeoutError::Disconnected(m) => SendTimeoutError::Disconnected(*m),
+                });
+        }
+        self.chan.send_timed(msg, deadline)
     }
 
     /// True if no message is buffered (always true for a rendezvous channel).
@@ -205,6 +250,9 @@ enum Flavor<T> {
     Chan(Arc<Chan<T>>),
     /// `never()`: no state at all, so it can be a `const fn`.
     Never(PhantomData<fn() -> T>),
+    /// `tick()`: a channel whose receives drive its schedule
+    /// (`ticker.rs`).
+    Tick(Arc<dyn TickSource<T>>),
 }
 
 /// The receiving half of a channel. Clone it for more consumers (each
@@ -224,11 +272,33 @@ impl<T> Receiver<T> {
         }
     }
 
+    /// A tick channel's receiver.
+    pub(crate) fn from_tick(ticker: Arc<dyn TickSource<T>>) -> Self {
+        Receiver {
+            flavor: Flavor::Tick(ticker),
+        }
+    }
+
+    /// For a tick channel, the moment a select's receive began (read only
+    /// for tick channels: no clock read otherwise).
+    pub(crate) fn tick_started(&self) -> Option<Instant> {
+        matches!(self.flavor, Flavor::Tick(_)).then(Instant::now)
+    }
+
+    /// A select's receive that began at `since` (from
+    /// [`tick_started`](Self::tick_started)) completed with `got`.
+    pub(crate) fn tick_taken(&self, since: Option<Instant>, got: &Result<T, RecvError>) {
+        if let (Flavor::Tick(t), Some(since), Ok(m)) = (&self.flavor, since, got) {
+            t.taken(m, since);
+        }
+    }
+
     /// The channel, or `None` for [`never`].
     pub(crate) fn chan(&self) -> Option<&Arc<Chan<T>>> {
         match &self.flavor {
             Flavor::Chan(c) => Some(c),
             Flavor::Never(_) => None,
+            Flavor::Tick(t) => Some(t.chan()),
         }
     }
 
@@ -237,8 +307,20 @@ impl<T> Receiver<T> {
     /// sender is gone).
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
         match &self.flavor {
+            Flavor::Chan(c) if is_big::<T>() => c.try_recv_boxed().map(|m| *m),
             Flavor::Chan(c) => c.try_recv(),
             Flavor::Never(_) => Err(TryRecvError::Empty),
+            Flavor::Tick(_) if is_big::<T>() => unreachable!("a tick carries an Instant"),
+            Flavor::Tick(t) => {
+                let now = Instant::now();
+                match t.chan().try_recv() {
+                    Ok(m) => {
+                        t.taken(&m, now);
+                        Ok(m)
+                    }
+                    Err(_) => t.take_due(now, None).ok_or(TryRecvError::Empty),
+                }
+            }
         }
     }
 
@@ -248,8 +330,16 @@ impl<T> Receiver<T> {
     #[inline(always)]
     pub fn recv(&self) -> Result<T, RecvError> {
         match &self.flavor {
+            Flavor::Chan(c) if is_big::<T>() => match c.recv_boxed(None) {
+                Ok(m) => Ok(*m),
+                Err(_) => Err(RecvError),
+            },
             Flavor::Chan(c) => c.recv(None).map_err(|_| RecvError),
-            Flavor::Never(_) => never_recv(None).map_err(|_| RecvError),
+            // Not through `never_recv`: its result, never produced, would
+            // still take a message-sized slot in the caller's frame.
+            Flavor::Never(_) => never_forever(),
+            Flavor::Tick(_) if is_big::<T>() => unreachable!("a tick carries an Instant"),
+            Flavor::Tick(_) => self.recv_until(None).map_err(|_| RecvError),
         }
     }
 
@@ -265,8 +355,22 @@ impl<T> Receiver<T> {
 
     fn recv_until(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
         match &self.flavor {
+            Flavor::Chan(c) if is_big::<T>() => c.recv_boxed(deadline).map(|m| *m),
             Flavor::Chan(c) => c.recv_timed(deadline),
             Flavor::Never(_) => never_recv(deadline),
+            // Dead for big messages, so it adds no message-sized slot.
+            Flavor::Tick(_) if is_big::<T>() => unreachable!("a tick carries an Instant"),
+            Flavor::Tick(t) => {
+                let since = Instant::now();
+                match t.chan().recv_timed(deadline) {
+                    Ok(m) => {
+                        t.taken(&m, since);
+                        Ok(m)
+                    }
+                    // Due by the deadline, but its timer ran late.
+                    Err(e) => t.take_due(Instant::now(), deadline).ok_or(e),
+                }
+            }
         }
     }
 
@@ -280,6 +384,8 @@ impl<T> Receiver<T> {
         match &self.flavor {
             Flavor::Chan(c) => c.is_full(),
             Flavor::Never(_) => true,
+            // Like crossbeam: full exactly when not empty.
+            Flavor::Tick(t) => t.is_due(),
         }
     }
 
@@ -288,6 +394,7 @@ impl<T> Receiver<T> {
         match &self.flavor {
             Flavor::Chan(c) => c.len(),
             Flavor::Never(_) => 0,
+            Flavor::Tick(t) => usize::from(t.is_due()),
         }
     }
 
@@ -296,6 +403,7 @@ impl<T> Receiver<T> {
         match &self.flavor {
             Flavor::Chan(c) => c.capacity(),
             Flavor::Never(_) => Some(0),
+            Flavor::Tick(_) => Some(1),
         }
     }
 
@@ -315,6 +423,7 @@ impl<T> Receiver<T> {
     pub fn same_channel(&self, other: &Receiver<T>) -> bool {
         match (&self.flavor, &other.flavor) {
             (Flavor::Chan(a), Flavor::Chan(b)) => Arc::ptr_eq(a, b),
+            (Flavor::Tick(a), Flavor::Tick(b)) => Arc::ptr_eq(a.chan(), b.chan()),
             (Flavor::Never(_), Flavor::Never(_)) => true,
             _ => false,
         }
@@ -329,14 +438,22 @@ impl<T> Clone for Receiver<T> {
                 Receiver::from_chan(c.clone())
             }
             Flavor::Never(_) => never(),
+            Flavor::Tick(t) => {
+                t.chan().add_receiver();
+                Receiver {
+                    flavor: Flavor::Tick(t.clone()),
+                }
+            }
         }
     }
 }
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        if let Flavor::Chan(c) = &self.flavor {
-            c.drop_receiver();
+        match &self.flavor {
+            Flavor::Chan(c) => c.drop_receiver(),
+            Flavor::Tick(t) => t.chan().drop_receiver(),
+            Flavor::Never(_) => {}
         }
     }
 }

@@ -447,6 +447,12 @@ impl<'a> SelectedOperation<'a> {
             "passed a sender that wasn't selected"
         );
         let token = self.token.take().expect("completed once");
+        if crate::sync::channel::is_big::<T>() {
+            return token
+                .downcast(s.chan())
+                .send_boxed(Box::new(msg))
+                .map_err(|e| SendError(*e.0));
+        }
         token.downcast(s.chan()).send(msg)
     }
 
@@ -461,7 +467,13 @@ impl<'a> SelectedOperation<'a> {
         );
         let token = self.token.take().expect("completed once");
         let chan = r.chan().expect("a never() receiver is never selected");
-        token.downcast(chan).recv()
+        if crate::sync::channel::is_big::<T>() {
+            return token.downcast(chan).recv_boxed().map(|m| *m);
+        }
+        let since = r.tick_started();
+        let got = token.downcast(chan).recv();
+        r.tick_taken(since, &got);
+        got
     }
 }
 

@@ -50,6 +50,8 @@
 //! moved into the run queue by the wake). Without a deadline no clock is
 //! read.
 
+mod big;
+
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -63,6 +65,7 @@ use super::token::Token;
 use crate::sched::park::{self, Unparker};
 use crate::sched::WaitReason;
 use crate::sync::waiter::Waiter;
+pub(crate) use big::is_big;
 
 /// Which side of the channel a queue entry or a watcher is on.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -224,6 +227,27 @@ impl<T> State<T> {
                         if retried {
                             break;
                         }
+                    }
+                }
+            }
+        }
+        self.notify(side, wakes);
+    }
+
+    /// Sends every live operation waiting on `side` back to the start (a
+    /// select re-tries all its operations in random order) and wakes the
+    /// watchers. For timer channels ([`Chan::offer`]).
+    fn retry_all(&mut self, side: Side, wakes: &mut Wakes) {
+        while let Some(w) = self.queue(side).pop_front() {
+            match w {
+                Waiting::Plain(s) => {
+                    // SAFETY: popped under the lock, published within it (C5).
+                    wakes.push(unsafe { s.claim() }.retry_publish());
+                }
+                Waiting::Select(e) => {
+                    if e.try_claim() {
+                        let _ = e.grant(Grant::Retry);
+                        wakes.push(e.publish_deferring_wake());
                     }
                 }
             }
@@ -417,9 +441,19 @@ fn drop_messages<T>(msgs: VecDeque<T>) {
         return;
     }
     let mut first = None;
-    for msg in msgs {
-        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| drop(msg))) {
-            first.get_or_insert(panic);
+    if is_big::<T>() {
+        // One at a time through a box, off the stack (`big.rs`).
+        let mut msgs = msgs;
+        while let Some(msg) = big::pop_front_boxed(&mut msgs) {
+            if let Err(panic) = catch_unwind(AssertUnwindSafe(move || drop(msg))) {
+                first.get_or_insert(panic);
+            }
+        }
+    } else {
+        for msg in msgs {
+            if let Err(panic) = catch_unwind(AssertUnwindSafe(|| drop(msg))) {
+                first.get_or_insert(panic);
+            }
         }
     }
     if let Some(panic) = first {
@@ -529,6 +563,33 @@ impl<T> Chan<T> {
     }
 
     // ------------------------------------------------------ plain send
+
+    /// A timer channel's send: buffers `msg` if there is room (false if
+    /// not, or if every receiver is gone) and sends every waiting receiver
+    /// back to the start instead of handing the message to the first.
+    ///
+    /// Why: timers due at one instant fire one after another. Handed off,
+    /// the first to fire would win every select waiting on them all; so
+    /// the select starts over and, by then, finds the others fired too and
+    /// chooses among them at random (issue 16 item 4, as crossbeam's
+    /// select re-checks every operation when it wakes). C1 holds again
+    /// within this critical section: no receiver is left waiting.
+    pub(crate) fn offer(&self, msg: T) -> bool {
+        let mut wakes = Wakes::new();
+        let mut st = self.state.lock();
+        let room = !st.rx_gone && st.has_room(self.cap);
+        let rejected = if room {
+            st.buf.push_back(msg);
+            st.retry_all(Side::Recv, &mut wakes);
+            None
+        } else {
+            Some(msg)
+        };
+        drop(st);
+        wakes.wake();
+        drop(rejected); // C4
+        room
+    }
 
     pub(crate) fn try_send(&self, msg: T) -> Result<(), TrySendError<T>> {
         let mut wakes = Wakes::new();
@@ -1163,6 +1224,26 @@ impl<'a, T> SlotGuard<'a, T> {
     /// deadline, no clock is read.
     #[inline(always)]
     fn wait(self, deadline: Option<Instant>, reason: WaitReason) -> (Handed<T>, Option<T>) {
+        let slot = self.settle(deadline, reason);
+        // SAFETY: `settle`: nobody else can reach the slot.
+        unsafe { slot.take() }
+    }
+
+    /// [`wait`](Self::wait), the message into a box (`big.rs`).
+    pub(super) fn wait_boxed(
+        self,
+        deadline: Option<Instant>,
+        reason: WaitReason,
+    ) -> (Handed<T>, Option<Box<T>>) {
+        let slot = self.settle(deadline, reason);
+        // SAFETY: `settle`: nobody else can reach the slot.
+        unsafe { slot.take_boxed() }
+    }
+
+    /// Waits until the slot is published, or withdrawn at the deadline;
+    /// then the owner is the only one who can reach it.
+    #[inline(always)]
+    fn settle(self, deadline: Option<Instant>, reason: WaitReason) -> &'a Slot<T> {
         while !self.slot.is_published() {
             match deadline {
                 None => park::park(reason),
@@ -1175,9 +1256,7 @@ impl<'a, T> SlotGuard<'a, T> {
         }
         let slot = self.slot;
         std::mem::forget(self);
-        // SAFETY: we are the owner, and the slot was published or withdrawn
-        // (removed from its queue under the lock): nobody else can reach it.
-        unsafe { slot.take() }
+        slot
     }
 }
 
@@ -1188,17 +1267,17 @@ impl<T> Drop for SlotGuard<'_, T> {
         if !self.slot.is_published() {
             self.chan.withdraw(self.side, self.slot);
         }
-        // SAFETY: as in `wait`.
-        let (handed, msg) = unsafe { self.slot.take() };
+        // SAFETY: as in `wait`. C4: a message handed to a thread that is
+        // gone is dropped (in place: it may be big) outside the lock.
+        let handed = unsafe { self.slot.take_dropping_msg() };
         match handed {
             // A select's send arm will fill `r`; tell it we are gone.
-            Handed::Partner(r) => drop(r.abandon()),
+            Handed::Partner(r) => r.abandon_dropping_message(),
             // A select's receive arm waits for us to fill `r`: let it
             // receive the ordinary way instead.
             Handed::Fill(r) => r.retry(),
             _ => {}
         }
-        drop(msg); // C4: a message handed to a thread that is gone
     }
 }
 
@@ -1254,9 +1333,19 @@ impl<'c, T> Queued<'c, T> {
 
 impl<T> Drop for Queued<'_, T> {
     fn drop(&mut self) {
-        if self.consumed {
-            return;
+        if !self.consumed {
+            self.abandon();
         }
+    }
+}
+
+impl<T> Queued<'_, T> {
+    /// The owner leaves without consuming the grant. Out of line: it may
+    /// hold a message, which would otherwise enlarge the frame of every
+    /// wait (`big.rs`).
+    #[cold]
+    #[inline(never)]
+    fn abandon(&mut self) {
         let w = self.entry.waiter();
         // Still waiting only when unwinding: withdraw first so that nobody
         // claims the entry after we take it out of the queue.

@@ -46,8 +46,8 @@
 //! party that is gone.
 
 use std::cell::UnsafeCell;
-use std::mem::ManuallyDrop;
-use std::ptr::NonNull;
+use std::mem::{ManuallyDrop, MaybeUninit};
+use std::ptr::{addr_of_mut, NonNull};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -81,8 +81,10 @@ pub(crate) enum Grant<T> {
     Taken,
 }
 
+/// What the packet lock guards besides the message cell.
 struct Packet<T> {
-    msg: Option<T>,
+    /// `Entry::msg` is initialised exactly while this is set.
+    full: bool,
     grant: Grant<T>,
     abandoned: bool,
 }
@@ -96,20 +98,85 @@ pub(crate) struct Entry<T> {
     /// A select send arm: the message is supplied after selection.
     deferred: bool,
     packet: Mutex<Packet<T>>,
+    /// The message a claimer handed over; touched only under `packet`'s
+    /// lock. Apart from it (not an `Option<T>` inside it) so that an entry
+    /// is built, and a big message moved in and out, without a copy of the
+    /// message on the stack (`chan/big.rs`).
+    msg: UnsafeCell<MaybeUninit<T>>,
+}
+
+// SAFETY: `msg` is accessed only under the `packet` lock, which is what
+// makes sharing it sound; a `T` moves between threads through it, so `T:
+// Send` is required, as for a `Mutex<T>`. The other fields are `Send` and
+// `Sync` on their own.
+unsafe impl<T: Send> Sync for Entry<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Send for Entry<T> {}
+
+impl<T> Drop for Entry<T> {
+    fn drop(&mut self) {
+        if self.packet.get_mut().full {
+            // SAFETY: initialised while `full`; `&mut self` is exclusive.
+            unsafe { self.msg.get_mut().assume_init_drop() }
+        }
+    }
 }
 
 impl<T> Entry<T> {
     fn with(waiter: WaiterRef, op: usize, deferred: bool) -> Arc<Self> {
-        Arc::new(Entry {
-            waiter,
-            op,
-            deferred,
-            packet: Mutex::new(Packet {
-                msg: None,
+        // (`Arc::new_uninit` is newer than the MSRV.)
+        let mut entry = Arc::new(MaybeUninit::<Self>::uninit());
+        let p = Arc::get_mut(&mut entry)
+            .expect("a new Arc is unique")
+            .as_mut_ptr();
+        // SAFETY: `p` points to the new, unshared allocation; every field
+        // but `msg` is written once before `assume_init`, and `msg` is a
+        // `MaybeUninit`, initialised only while `full` (false here).
+        unsafe {
+            addr_of_mut!((*p).waiter).write(waiter);
+            addr_of_mut!((*p).op).write(op);
+            addr_of_mut!((*p).deferred).write(deferred);
+            addr_of_mut!((*p).packet).write(Mutex::new(Packet {
+                full: false,
                 grant: Grant::Pending,
                 abandoned: false,
-            }),
-        })
+            }));
+            // `MaybeUninit<Self>` has the layout of `Self`, now initialised.
+            Arc::from_raw(Arc::into_raw(entry).cast::<Self>())
+        }
+    }
+
+    /// Puts a message into the empty cell by `write` (which initialises
+    /// `*dst`); `p` is this entry's locked packet.
+    fn put_msg(&self, p: &mut Packet<T>, write: impl FnOnce(*mut T)) {
+        debug_assert!(std::ptr::eq(p, self.packet.data_ptr()));
+        assert!(!p.full, "an entry holds one message");
+        // SAFETY: we hold the packet lock (`p`), which guards the cell;
+        // it is empty, so nothing is overwritten.
+        write(unsafe { (*self.msg.get()).as_mut_ptr() });
+        p.full = true;
+    }
+
+    /// Moves the message out, if any, by `out` (which takes ownership of
+    /// `*src`); `p` is this entry's locked packet.
+    fn take_msg_with<R>(&self, p: &mut Packet<T>, out: impl FnOnce(*const T) -> R) -> Option<R> {
+        debug_assert!(std::ptr::eq(p, self.packet.data_ptr()));
+        if !std::mem::replace(&mut p.full, false) {
+            return None;
+        }
+        // SAFETY: we hold the packet lock (`p`), which guards the cell; it
+        // was initialised (`full`), and clearing `full` hands it to `out`.
+        Some(out(unsafe { (*self.msg.get()).as_ptr() }))
+    }
+
+    fn take_msg(&self, p: &mut Packet<T>) -> Option<T> {
+        // SAFETY: `take_msg_with` hands over an initialised value once.
+        self.take_msg_with(p, |src| unsafe { src.read() })
+    }
+
+    fn take_msg_boxed(&self, p: &mut Packet<T>) -> Option<Box<T>> {
+        // SAFETY: as in `take_msg`.
+        self.take_msg_with(p, |src| unsafe { box_from(src) })
     }
 
     /// A waiting receive.
@@ -178,7 +245,7 @@ impl<T> Entry<T> {
     /// The message a claimer filled in (`fill`), for the owner that
     /// accepted the grant without it.
     pub(crate) fn take_message(&self) -> Option<T> {
-        self.packet.lock().msg.take()
+        self.take_msg(&mut self.packet.lock())
     }
 
     /// Hands `msg` to this claimed receive. Gives it back if the owner
@@ -188,9 +255,40 @@ impl<T> Entry<T> {
         if p.abandoned {
             return Err(msg);
         }
-        p.msg = Some(msg);
+        self.put_msg(&mut p, |dst| {
+            // SAFETY: `put_msg` gives an empty cell to initialise.
+            unsafe { dst.write(msg) }
+        });
         p.grant = Grant::Done;
         Ok(())
+    }
+
+    /// [`fill`](Self::fill) with a boxed message, copied into the entry
+    /// without passing through the stack (`chan/big.rs`).
+    pub(crate) fn fill_boxed(&self, msg: Box<T>) -> Result<(), Box<T>> {
+        let mut p = self.packet.lock();
+        if p.abandoned {
+            return Err(msg);
+        }
+        self.put_msg(&mut p, |dst| {
+            // SAFETY: `put_msg` gives an empty cell to initialise.
+            unsafe { unbox_into(msg, dst) }
+        });
+        p.grant = Grant::Done;
+        Ok(())
+    }
+
+    /// [`take_message`](Self::take_message) into a box (`big.rs`).
+    pub(crate) fn take_message_boxed(&self) -> Option<Box<T>> {
+        self.take_msg_boxed(&mut self.packet.lock())
+    }
+
+    /// [`take_grant`](Self::take_grant), the message into a box
+    /// (`big.rs`).
+    pub(crate) fn take_grant_boxed(&self) -> (Grant<T>, Option<Box<T>>) {
+        let mut p = self.packet.lock();
+        let g = std::mem::replace(&mut p.grant, Grant::Taken);
+        (g, self.take_msg_boxed(&mut p))
     }
 
     /// Writes `grant` into this claimed entry. Gives it back if the owner
@@ -215,7 +313,7 @@ impl<T> Entry<T> {
     pub(crate) fn take_grant(&self) -> (Grant<T>, Option<T>) {
         let mut p = self.packet.lock();
         let g = std::mem::replace(&mut p.grant, Grant::Taken);
-        (g, p.msg.take())
+        (g, self.take_msg(&mut p))
     }
 
     /// Like [`take_grant`](Self::take_grant), leaving a message where it is
@@ -238,11 +336,33 @@ impl<T> Entry<T> {
             }
             _ => std::mem::replace(&mut p.grant, Grant::Taken),
         };
-        if p.msg.is_some() {
+        if p.full {
             drop(p);
             std::mem::forget(Arc::clone(self));
         }
         Some(grant)
+    }
+
+    /// [`abandon`](Self::abandon) for an owner that is gone: what was
+    /// handed over is dropped, the message in place (it may be big).
+    pub(crate) fn abandon_dropping_message(&self) {
+        let mut p = self.packet.lock();
+        match p.grant {
+            Grant::Pending => p.abandoned = true,
+            Grant::Taken => {}
+            _ => {
+                let g = std::mem::replace(&mut p.grant, Grant::Taken);
+                let full = std::mem::replace(&mut p.full, false);
+                drop(p);
+                drop(g);
+                if full {
+                    // SAFETY: initialised while `full`, which we cleared
+                    // under the lock: nobody else reaches the message, and
+                    // it is dropped once (C4: outside any lock).
+                    unsafe { (*self.msg.get()).assume_init_drop() }
+                }
+            }
+        }
     }
 
     /// The owner gives up a claimed entry without consuming it. Returns a
@@ -258,7 +378,7 @@ impl<T> Entry<T> {
             Grant::Taken => None,
             _ => {
                 let g = std::mem::replace(&mut p.grant, Grant::Taken);
-                Some((g, p.msg.take()))
+                Some((g, self.take_msg(&mut p)))
             }
         }
     }
@@ -298,8 +418,11 @@ pub(crate) struct Slot<T> {
     /// Present until published; then moved out by the publisher.
     unparker: UnsafeCell<ManuallyDrop<Unparker>>,
     /// Send: the message, until a claimer takes it. Receive: where a
-    /// claimer puts the message.
-    msg: UnsafeCell<Option<T>>,
+    /// claimer puts the message. Initialised exactly while `full`; kept
+    /// apart from the flag (not an `Option<T>`) so that a big message can
+    /// be copied straight between the slot and a heap box (`big.rs`).
+    msg: UnsafeCell<MaybeUninit<T>>,
+    full: UnsafeCell<bool>,
     handed: UnsafeCell<Handed<T>>,
 }
 
@@ -307,11 +430,38 @@ impl<T> Slot<T> {
     /// A slot for the calling G (or OS thread); `msg` for a send.
     #[inline]
     pub(crate) fn new(msg: Option<T>) -> Self {
+        let full = msg.is_some();
         Slot {
             published: AtomicBool::new(false),
             unparker: UnsafeCell::new(ManuallyDrop::new(Unparker::current())),
-            msg: UnsafeCell::new(msg),
+            msg: UnsafeCell::new(match msg {
+                Some(m) => MaybeUninit::new(m),
+                None => MaybeUninit::uninit(),
+            }),
+            full: UnsafeCell::new(full),
             handed: UnsafeCell::new(Handed::Pending),
+        }
+    }
+
+    /// Like [`new`](Self::new), on the heap and without the message ever
+    /// being on the stack: `msg` is copied from its box into the slot.
+    pub(crate) fn new_boxed(msg: Option<Box<T>>) -> Box<Self> {
+        let mut slot = Box::new(MaybeUninit::<Self>::uninit());
+        let p = slot.as_mut_ptr();
+        // SAFETY: `p` points to the new allocation; every field is written
+        // once before `assume_init`, except `msg`, which is a `MaybeUninit`
+        // and initialised exactly when `full` says so.
+        unsafe {
+            addr_of_mut!((*p).published).write(AtomicBool::new(false));
+            addr_of_mut!((*p).unparker)
+                .write(UnsafeCell::new(ManuallyDrop::new(Unparker::current())));
+            addr_of_mut!((*p).handed).write(UnsafeCell::new(Handed::Pending));
+            let full = msg.is_some();
+            if let Some(m) = msg {
+                unbox_into(m, UnsafeCell::raw_get(addr_of_mut!((*p).msg)).cast());
+            }
+            addr_of_mut!((*p).full).write(UnsafeCell::new(full));
+            box_assume_init(slot)
         }
     }
 
@@ -333,11 +483,82 @@ impl<T> Slot<T> {
         // SAFETY: per the contract, the owner has exclusive access to the
         // cells; publication (Release/Acquire), or the lock, made the
         // claimer's writes visible.
+        unsafe { (self.take_handed(), self.take_msg()) }
+    }
+
+    /// [`take`](Self::take), with the message moved into a box without a
+    /// copy on the stack (`big.rs`).
+    ///
+    /// # Safety
+    /// As for [`take`](Self::take).
+    pub(crate) unsafe fn take_boxed(&self) -> (Handed<T>, Option<Box<T>>) {
+        // SAFETY: as in `take`.
         unsafe {
-            (
-                std::mem::replace(&mut *self.handed.get(), Handed::Pending),
-                (*self.msg.get()).take(),
-            )
+            let msg = self.take_msg_with(|src| box_from(src));
+            (self.take_handed(), msg)
+        }
+    }
+
+    /// [`take`](Self::take), dropping the message (if any) in place.
+    ///
+    /// # Safety
+    /// As for [`take`](Self::take).
+    pub(crate) unsafe fn take_dropping_msg(&self) -> Handed<T> {
+        // SAFETY: as in `take`; the message is initialised while `full`,
+        // and `full` is cleared before it is dropped, so it is dropped once
+        // even if its `Drop` panics.
+        unsafe {
+            let handed = self.take_handed();
+            self.take_msg_with(|src| std::ptr::drop_in_place(src.cast_mut()));
+            handed
+        }
+    }
+
+    /// # Safety
+    /// The caller has exclusive access to the cells.
+    #[inline]
+    unsafe fn take_handed(&self) -> Handed<T> {
+        // SAFETY: per the contract.
+        unsafe { std::mem::replace(&mut *self.handed.get(), Handed::Pending) }
+    }
+
+    /// # Safety
+    /// The caller has exclusive access to the cells.
+    #[inline]
+    unsafe fn take_msg(&self) -> Option<T> {
+        // SAFETY: per the contract; the message is initialised while
+        // `full`, and clearing `full` moves it out.
+        unsafe { self.take_msg_with(|src| src.read()) }
+    }
+
+    /// Moves the message out, if any, by `out` (which must consume it).
+    ///
+    /// # Safety
+    /// The caller has exclusive access to the cells.
+    #[inline]
+    unsafe fn take_msg_with<R>(&self, out: impl FnOnce(*const T) -> R) -> Option<R> {
+        // SAFETY: per the contract; initialised while `full`.
+        unsafe {
+            if !std::mem::replace(&mut *self.full.get(), false) {
+                return None;
+            }
+            Some(out((*self.msg.get()).as_ptr()))
+        }
+    }
+
+    /// Writes the message by `write` (which must initialise `*dst`) into
+    /// the empty cell.
+    ///
+    /// # Safety
+    /// The caller has exclusive access to the cells.
+    #[inline]
+    unsafe fn put_msg(&self, write: impl FnOnce(*mut T)) {
+        // SAFETY: per the contract; the cell is empty, so nothing is
+        // overwritten, and `full` is set once it is initialised.
+        unsafe {
+            debug_assert!(!*self.full.get(), "a slot holds one message");
+            write((*self.msg.get()).as_mut_ptr());
+            *self.full.get() = true;
         }
     }
 
@@ -378,6 +599,52 @@ impl<T> Drop for Slot<T> {
             // `&mut self` gives exclusive access, and it is dropped once.
             unsafe { ManuallyDrop::drop(self.unparker.get_mut()) }
         }
+        if std::mem::replace(self.full.get_mut(), false) {
+            // SAFETY: initialised while `full`; `&mut self` is exclusive.
+            unsafe { self.msg.get_mut().assume_init_drop() }
+        }
+    }
+}
+
+/// Moves the value out of `b` into `dst` and frees the box, without the
+/// value passing through the stack.
+///
+/// # Safety
+/// `dst` is valid for writes of a `T` and holds nothing to drop.
+pub(crate) unsafe fn unbox_into<T>(b: Box<T>, dst: *mut T) {
+    let raw = Box::into_raw(b);
+    // SAFETY: `raw` is a live, initialised `T`; `dst` is valid per the
+    // contract and cannot overlap a fresh allocation. Freeing as a
+    // `ManuallyDrop<T>` (same layout) releases the memory without dropping
+    // the value, which now lives at `dst`.
+    unsafe {
+        std::ptr::copy_nonoverlapping(raw, dst, 1);
+        drop(Box::from_raw(raw.cast::<ManuallyDrop<T>>()));
+    }
+}
+
+/// A box whose contents were initialised through its pointer
+/// (`Box::assume_init` is newer than the MSRV).
+///
+/// # Safety
+/// `*b` is initialised.
+unsafe fn box_assume_init<T>(b: Box<MaybeUninit<T>>) -> Box<T> {
+    // SAFETY: `MaybeUninit<T>` has the layout of `T`, and the contents are
+    // initialised per the contract.
+    unsafe { Box::from_raw(Box::into_raw(b).cast::<T>()) }
+}
+
+/// Moves `*src` into a new box, without it passing through the stack.
+///
+/// # Safety
+/// `src` holds an initialised `T` that the caller gives up (it is moved).
+pub(crate) unsafe fn box_from<T>(src: *const T) -> Box<T> {
+    let mut b = Box::new(MaybeUninit::<T>::uninit());
+    // SAFETY: `src` is initialised per the contract; `b` is a fresh
+    // allocation for one `T`, now initialised.
+    unsafe {
+        std::ptr::copy_nonoverlapping(src, b.as_mut_ptr(), 1);
+        box_assume_init(b)
     }
 }
 
@@ -462,7 +729,19 @@ impl<T> Claimed<'_, T> {
         // SAFETY: we are the one claimer, under the lock (see `claim`), and
         // the owner does not touch the cells until publication.
         unsafe {
-            *self.0.msg.get() = Some(msg);
+            self.0.put_msg(|dst| dst.write(msg));
+            self.0.hand(Handed::Done);
+            self.0.publish()
+        }
+    }
+
+    /// [`fill_publish`](Self::fill_publish) with a boxed message, copied
+    /// into the slot without passing through the stack (`big.rs`).
+    pub(crate) fn fill_boxed_publish(self, msg: Box<T>) -> Unparker {
+        // SAFETY: as in `fill_publish`; the cell is empty (a waiting
+        // receive), so `unbox_into` overwrites nothing.
+        unsafe {
+            self.0.put_msg(|dst| unbox_into(msg, dst));
             self.0.hand(Handed::Done);
             self.0.publish()
         }
@@ -474,8 +753,22 @@ impl<T> Claimed<'_, T> {
         // SAFETY: as in `fill_publish`.
         unsafe {
             self.0.hand(Handed::Done);
-            let msg = (*self.0.msg.get())
-                .take()
+            let msg = self
+                .0
+                .take_msg()
+                .expect("a waiting plain send holds its message");
+            (msg, self.0.publish())
+        }
+    }
+
+    /// [`take_publish`](Self::take_publish) into a box (`big.rs`).
+    pub(crate) fn take_boxed_publish(self) -> (Box<T>, Unparker) {
+        // SAFETY: as in `fill_publish`.
+        unsafe {
+            self.0.hand(Handed::Done);
+            let msg = self
+                .0
+                .take_msg_with(|src| box_from(src))
                 .expect("a waiting plain send holds its message");
             (msg, self.0.publish())
         }

@@ -103,6 +103,46 @@ impl<T> Selected<T> {
     }
 }
 
+impl<T> Selected<T> {
+    /// [`recv`](Self::recv) for a big message, boxed (`chan/big.rs`).
+    pub(crate) fn recv_boxed(mut self) -> Result<Box<T>, RecvError> {
+        match self.token.take().expect("a token completes once") {
+            Token::Promised => Ok(self.chan.recv_promised_boxed()),
+            Token::Filled(e) => Ok(e
+                .take_message_boxed()
+                .expect("a filled select entry holds its message")),
+            Token::RecvDisconnected => Err(RecvError),
+            Token::FromPartner(r) => match self.chan.wait_partner_boxed(r) {
+                Some(m) => Ok(m),
+                None => self.chan.recv_boxed(None).map_err(|_| RecvError),
+            },
+            _ => unreachable!("a send operation completed as a receive"),
+        }
+    }
+
+    /// [`send`](Self::send) for a big message, boxed (`chan/big.rs`).
+    pub(crate) fn send_boxed(mut self, msg: Box<T>) -> Result<(), SendError<Box<T>>> {
+        match self.token.take().expect("a token completes once") {
+            Token::SendDisconnected => Err(SendError(msg)),
+            Token::Reserved => self.chan.send_selected_boxed(msg, true),
+            Token::Unbounded => self.chan.send_selected_boxed(msg, false),
+            Token::ToPartner(r) => {
+                let filled = r.fill_boxed(msg);
+                r.publish();
+                match filled {
+                    Ok(()) => Ok(()),
+                    // The receiver was unwound meanwhile: send normally.
+                    Err(msg) => self
+                        .chan
+                        .send_boxed(msg, None)
+                        .map_err(|e| SendError(e.into_inner())),
+                }
+            }
+            _ => unreachable!("a receive operation completed as a send"),
+        }
+    }
+}
+
 impl<T> Drop for Selected<T> {
     fn drop(&mut self) {
         match self.token.take() {
