@@ -3,9 +3,10 @@
 //! * one-way message latency: ping-pong over `bounded(0)` between two Gs on
 //!   one P, vs two OS threads over `std::sync::mpsc::sync_channel(0)` and
 //!   over crossbeam-channel's `bounded(0)`;
-//! * uncontended `Mutex` lock + unlock vs `parking_lot::Mutex`;
 //! * throughput of `bounded(1024)` with 4 producers and 4 consumers: green
 //!   threads at procs = 2 vs crossbeam-channel between OS threads.
+//!
+//! (Locks, `Mutex` against parking_lot and std, are benches/mutex.rs.)
 //!
 //! `cargo bench --bench channel -- --warm-up-time 1 --measurement-time 3`.
 //! Figures: docs/BENCHMARKS.md.
@@ -75,40 +76,6 @@ fn pingpong(c: &mut Criterion) {
             drop(ping_tx);
             echo.join().unwrap();
             elapsed / 2
-        });
-    });
-    g.finish();
-}
-
-// -------------------------------------------------------------------- mutex
-
-fn uncontended_mutex(c: &mut Criterion) {
-    let mut g = c.benchmark_group("mutex/uncontended_lock_unlock");
-    let ours = greenrt::sync::Mutex::new(0u64);
-    g.bench_function("greenrt", |b| {
-        b.iter(|| *std::hint::black_box(&ours).lock() += 1);
-    });
-    let theirs = parking_lot::Mutex::new(0u64);
-    g.bench_function("parking_lot", |b| {
-        b.iter(|| *std::hint::black_box(&theirs).lock() += 1);
-    });
-    // Inside a green thread: the same fast path, reached from a G.
-    // A measured loop with no checkpoint is a hog by design: no report.
-    let rt = greenrt::Runtime::builder()
-        .procs(1)
-        .hog_report(false)
-        .build()
-        .unwrap();
-    g.bench_function("greenrt_in_green_thread", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(move || {
-                let m = greenrt::sync::Mutex::new(0u64);
-                let start = Instant::now();
-                for _ in 0..iters {
-                    *std::hint::black_box(&m).lock() += 1;
-                }
-                start.elapsed()
-            })
         });
     });
     g.finish();
@@ -218,6 +185,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = pingpong, uncontended_mutex, throughput
+    targets = pingpong, throughput
 }
 criterion_main!(benches);
