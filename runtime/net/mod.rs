@@ -70,6 +70,41 @@
 //!   wake-ups are forwarded), but only while that first runtime lives; after
 //!   it shuts down, waiting on the socket from a green thread fails.
 
+/// `Read` and `Write` for an owned stream, forwarded to the `&Stream`
+/// impls (which do the waiting): reading and writing never need `&mut`,
+/// as with std's sockets.
+macro_rules! io_through_ref {
+    ($ty:ty) => {
+        impl std::io::Read for $ty {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                (&*self).read(buf)
+            }
+
+            fn read_vectored(
+                &mut self,
+                bufs: &mut [std::io::IoSliceMut<'_>],
+            ) -> std::io::Result<usize> {
+                (&*self).read_vectored(bufs)
+            }
+        }
+
+        impl std::io::Write for $ty {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                (&*self).write(buf)
+            }
+
+            fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+                (&*self).write_vectored(bufs)
+            }
+
+            /// No user-space buffer: nothing to flush.
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+    };
+}
+
 /// The conversions every green socket type offers the same way: from its
 /// `std::net` counterpart (`TryFrom`, via `from_std`) and to its file
 /// descriptor (`AsRawFd`, `AsFd`), all through the shared `inner` socket.
