@@ -14,8 +14,11 @@ fn sleepers_wake_in_deadline_order_and_never_early(procs: usize) {
         let rt = runtime(procs);
         let log = rt.block_on(|| {
             let log = Arc::new(Mutex::new(Vec::new()));
-            // Spawn in scrambled order; 15 ms apart so the order is a real
-            // property of the timers, not of scheduling noise.
+            // Spawn in scrambled order; 40 ms apart so the order is a real
+            // property of the timers, not of scheduling noise. (15 ms was
+            // too little once: at procs 4 beside this file's other tests on
+            // a 2-core CI machine, an OS thread stalled longer than that
+            // between a wake and its log entry.)
             let order = [5u64, 1, 8, 3, 0, 7, 2, 6, 4, 9];
             let start = Instant::now();
             let hs: Vec<_> = order
@@ -23,7 +26,7 @@ fn sleepers_wake_in_deadline_order_and_never_early(procs: usize) {
                 .map(|&k| {
                     let log = log.clone();
                     greenrt::spawn!(move || {
-                        let want = Duration::from_millis(10 + 15 * k);
+                        let want = Duration::from_millis(10 + 40 * k);
                         greenrt::sleep(want);
                         let got = start.elapsed();
                         log.lock().unwrap().push((k, want, got));
