@@ -37,6 +37,8 @@ mod handle;
 #[cfg(test)]
 mod idle_poller_tests;
 mod join;
+#[cfg(test)]
+mod machine_start_failure_tests;
 pub mod net;
 mod panic_hook;
 mod runtime;

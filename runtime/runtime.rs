@@ -330,6 +330,13 @@ impl Runtime {
         self.sched.stats()
     }
 
+    /// Machine threads refused so far, and the reports printed about them
+    /// (`sched/start_failure.rs`).
+    #[cfg(test)]
+    pub(crate) fn machine_start_failures(&self) -> (u64, u64) {
+        self.sched.machine_start_failures()
+    }
+
     /// A listing of every live green thread: its id, name, state (running
     /// on which processor, runnable, parked with its [`WaitReason`], or in
     /// a syscall), how long it has been in that state, and where it was

@@ -101,6 +101,7 @@ mod scheduler;
 mod shutdown;
 mod stack;
 mod stack_slab;
+mod start_failure;
 mod syscall;
 mod syscall_slot;
 mod sysmon;
@@ -119,6 +120,8 @@ pub(crate) use netpoll::{Direction, PollDesc};
 pub use os_thread_lock::{lock_os_thread, OsThreadGuard};
 pub use scheduler::RuntimeStats;
 pub(crate) use scheduler::{Config, Scheduler};
+#[cfg(test)]
+pub(crate) use start_failure::refuse_hook;
 pub(crate) use syscall::InSyscall;
 #[cfg(test)]
 pub(crate) use sysmon::poll_hold;

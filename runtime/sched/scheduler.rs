@@ -23,6 +23,7 @@ use super::netpoll::NetPoller;
 use super::processor::{Processor, ProcessorShared};
 use super::registry::Registry;
 use super::stack::StackPool;
+use super::start_failure::StartFailures;
 use super::timers::{Fired, TimerAction, TimerHandle, Timers};
 use super::trace::Tracer;
 
@@ -72,6 +73,8 @@ pub(crate) struct Scheduler {
     cancelling: AtomicBool,
     next_gid: AtomicU64,
     next_mid: AtomicUsize,
+    /// Machine threads the OS refused to start (`start_failure.rs`).
+    start_failures: StartFailures,
     /// Live Ms.
     pub(crate) mcount: AtomicUsize,
     threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
@@ -117,6 +120,7 @@ impl Scheduler {
             cancelling: AtomicBool::new(false),
             next_gid: AtomicU64::new(1),
             next_mid: AtomicUsize::new(0),
+            start_failures: StartFailures::new(),
             mcount: AtomicUsize::new(0),
             threads: Mutex::new(Vec::new()),
             sysmon: super::sysmon::SysmonHandle::default(),
@@ -394,10 +398,8 @@ impl Scheduler {
                 match self.spawn_machine(p, spinning) {
                     Ok(()) => return,
                     Err((p, e)) => {
-                        eprintln!(
-                            "greenrt: could not start a machine thread: {e}; continuing with fewer"
-                        );
-                        return self.park_p_unrun(idle, p, spinning);
+                        self.park_p_unrun(idle, p, spinning);
+                        return self.start_failures.record(&e);
                     }
                 }
             }
@@ -407,12 +409,38 @@ impl Scheduler {
 
     /// Parks `p`, which may still have queued work, because no M can run
     /// it now; a spinning M that was to run it is no longer counted.
+    ///
+    /// Outside shutdown the work must not wait for a new M that may never
+    /// come (the OS keeps refusing threads, or the cap holds): the P's queue
+    /// moves to the global queue, and the netpoller is woken, so an M asleep
+    /// in it — possibly the only one — finds the work and takes the P
+    /// (`Machine::block`); busy Ms find it at their next global check.
     fn park_p_unrun(&self, mut idle: IdleGuard<'_>, p: Box<Processor>, spinning: bool) {
+        let stranded = if self.is_shutdown() {
+            Vec::new()
+        } else {
+            p.drain()
+        };
         idle.put_p_unrun(p);
         drop(idle);
         if spinning {
             self.idle.stop_spinning();
         }
+        if self.is_shutdown() {
+            return;
+        }
+        for g in stranded {
+            self.global.push(g);
+        }
+        if !self.global.is_empty() {
+            self.netpoll.wake();
+        }
+    }
+
+    /// Refused M starts and reports printed (`start_failure.rs`).
+    #[cfg(test)]
+    pub(crate) fn machine_start_failures(&self) -> (u64, u64) {
+        self.start_failures.counts()
     }
 
     /// Starts an OS thread for a new M that begins with `p`.
@@ -421,6 +449,10 @@ impl Scheduler {
         p: Box<Processor>,
         spinning: bool,
     ) -> Result<(), (Box<Processor>, std::io::Error)> {
+        #[cfg(test)]
+        if let Some(e) = super::start_failure::refuse_hook::refusal(&self.config.thread_name) {
+            return Err((p, e));
+        }
         let id = self.next_mid.fetch_add(1, Ordering::Relaxed);
         let sched = self.arc();
         // The P travels by channel so that a failed spawn gives it back.
