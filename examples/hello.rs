@@ -8,7 +8,11 @@ use std::time::{Duration, Instant};
 fn main() {
     let start = Instant::now();
     // 10 000 green threads each sleep 100 ms: they all sleep at once, so
-    // this takes ~100 ms, not 1 000 s, on `procs` OS threads.
+    // this takes ~100 ms, not 1 000 s, on `procs` OS threads — plus the
+    // start of 10 000 green threads on fresh stacks, each of which costs the
+    // kernel a guard install and a first-touch page fault (2–4 µs per stack
+    // on a VM; docs/BENCHMARKS.md, "A million green threads"): 120–160 ms
+    // in all on the project's 2-core VM.
     let handles: Vec<_> = (0..10_000u64)
         .map(|i| {
             greenrt::spawn!(move || {
