@@ -159,6 +159,65 @@ fn read_timeout_fires_within_a_bounded_window(procs: usize) {
 }
 
 rt_test!(
+    end_of_file_queued_behind_a_short_read_is_returned,
+    procs_1 = 1,
+    procs_2 = 2,
+    procs_4 = 4
+);
+/// The peer sends its last bytes and its FIN in one segment (corked write,
+/// then shutdown), so one readiness edge announces both. The read after
+/// the short read that returns the bytes must return end of file: no edge
+/// follows, so a read that trusted "short read, nothing more" to park
+/// until the next edge would hang (the watchdog fails it).
+fn end_of_file_queued_behind_a_short_read_is_returned(procs: usize) {
+    let _w = Watchdog::new("end of file behind a short read", Duration::from_secs(60));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let rt = runtime(procs);
+    for _ in 0..stress(20) {
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+        let peer = {
+            let listener = listener.try_clone().unwrap();
+            std::thread::spawn(move || {
+                let (mut s, _) = listener.accept().unwrap();
+                go_rx.recv().unwrap();
+                let cork: libc::c_int = 1;
+                // SAFETY: setsockopt on an open fd with a valid pointer to
+                // an int and its size.
+                let r = unsafe {
+                    libc::setsockopt(
+                        std::os::fd::AsRawFd::as_raw_fd(&s),
+                        libc::IPPROTO_TCP,
+                        libc::TCP_CORK,
+                        (&cork as *const libc::c_int).cast(),
+                        std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                    )
+                };
+                assert_eq!(r, 0, "TCP_CORK: {}", std::io::Error::last_os_error());
+                s.write_all(b"last").unwrap();
+                s.shutdown(Shutdown::Write).unwrap();
+            })
+        };
+        let (first, second) = rt.block_on(move || {
+            let s = TcpStream::connect(addr).unwrap();
+            let reader = greenrt::spawn(move || {
+                let mut buf = [0u8; 64];
+                let first = (&s).read(&mut buf).unwrap();
+                let second = (&s).read(&mut buf).unwrap();
+                (first, second)
+            });
+            // The edge must reach a parked reader, so that the read that
+            // follows snapshots a sequence that already counts it.
+            wait_parked(reader.thread(), WaitReason::NetRead);
+            go_tx.send(()).unwrap();
+            reader.join().unwrap()
+        });
+        peer.join().unwrap();
+        assert_eq!((first, second), (4, 0));
+    }
+}
+
+rt_test!(
     write_timeout_fires_when_the_peer_never_reads,
     procs_1 = 1,
     procs_2 = 2

@@ -15,6 +15,21 @@
 //!   may be polling for it, and blocking an OS thread is what its caller
 //!   asked for.
 //!
+//! # Skipping the read that would fail
+//! A request/response connection reads, answers, and reads again, and that
+//! second read usually fails with `WouldBlock` before the G parks: one
+//! syscall per request spent learning nothing. A short read of a *stream*
+//! socket (fewer bytes than asked for, but some) means the receive queue
+//! was empty when it returned, and any byte that arrives later is a new
+//! readiness edge. So [`Socket::read_stream`] remembers the readiness
+//! sequence snapshotted before a short read, and the next read on a green
+//! thread, if the sequence has not moved since, parks at once instead of
+//! calling the kernel (`wait` returns at once if an edge came in between).
+//! End of file (a 0-byte read) is not remembered: it stays readable, with
+//! no further edge. Nor is a short read once the poller has seen a hang-up
+//! or an error on the fd: the end of file may have come in with the data
+//! the read returned, its edge already counted in the snapshot.
+//!
 //! # Lazy registration
 //! A socket is registered with a netpoller the first time a green thread has
 //! to wait on it, with the poller of *that* green thread's runtime. Sockets
@@ -35,7 +50,7 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -109,6 +124,9 @@ pub(crate) struct Socket<S: AsRawFd> {
     write_timeout: Timeout,
     nonblocking: AtomicBool,
     closed: AtomicBool,
+    /// The read readiness sequence before the last short stream read, plus
+    /// one (0: none): see "Skipping the read that would fail".
+    drained_at: AtomicU32,
 }
 
 impl<S: AsRawFd> Socket<S> {
@@ -123,6 +141,7 @@ impl<S: AsRawFd> Socket<S> {
             write_timeout: Timeout::default(),
             nonblocking: AtomicBool::new(false),
             closed: AtomicBool::new(false),
+            drained_at: AtomicU32::new(0),
         })
     }
 
@@ -166,6 +185,42 @@ impl<S: AsRawFd> Socket<S> {
                 return Err(io::Error::new(io::ErrorKind::WouldBlock, what));
             }
         }
+    }
+
+    /// [`io`](Self::io) for a read of at most `len` bytes from a stream
+    /// socket, which skips the syscall when the last read was short and no
+    /// readiness edge has come since (module docs).
+    pub(crate) fn read_stream(
+        &self,
+        len: usize,
+        mut op: impl FnMut(&S) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        let hint = self.drained_at.load(Ordering::Relaxed);
+        if hint != 0
+            && self.readiness(Direction::Read) == hint - 1
+            && !self.nonblocking.load(Ordering::Relaxed)
+            && crate::in_green_thread()
+        {
+            self.check_open()?;
+            let deadline = self.read_timeout.deadline();
+            if self.wait(Direction::Read, hint - 1, deadline)? == Wait::TimedOut {
+                return Err(io::Error::new(io::ErrorKind::WouldBlock, "read timed out"));
+            }
+        }
+        let mut seen = 0;
+        let r = self.io(Direction::Read, |s| {
+            seen = self.readiness(Direction::Read);
+            op(s)
+        });
+        let final_seen = self.reg.get().is_some_and(|r| r.desc.read_final());
+        let drained = match r {
+            Ok(n) if n > 0 && n < len && !final_seen => seen.wrapping_add(1),
+            _ => 0,
+        };
+        if drained != hint {
+            self.drained_at.store(drained, Ordering::Relaxed);
+        }
+        r
     }
 
     /// The current readiness sequence of `dir` (0 before registration: a new

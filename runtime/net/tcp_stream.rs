@@ -222,12 +222,14 @@ io_through_ref!(TcpStream);
 
 impl Read for &TcpStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.io(Direction::Read, |mut s| s.read(buf))
+        let len = buf.len();
+        self.inner.read_stream(len, |mut s| s.read(buf))
     }
 
     fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+        let len = bufs.iter().map(|b| b.len()).sum();
         self.inner
-            .io(Direction::Read, |mut s| s.read_vectored(&mut *bufs))
+            .read_stream(len, |mut s| s.read_vectored(&mut *bufs))
     }
 }
 

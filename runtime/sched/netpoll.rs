@@ -112,6 +112,12 @@ pub(crate) struct PollDesc {
     token: Token,
     read: Half,
     write: Half,
+    /// Set (for good) once the poller saw a hang-up, an error or urgent
+    /// data on the fd: a short read no longer proves that the next one
+    /// would block, as an end of file or error queued behind the data
+    /// raises no further edge (`net/socket.rs`, "Skipping the read that
+    /// would fail").
+    read_final: AtomicBool,
 }
 
 impl PollDesc {
@@ -126,6 +132,12 @@ impl PollDesc {
     /// whose `WouldBlock` would make you wait (module docs, step 1).
     pub(crate) fn readiness(&self, dir: Direction) -> u32 {
         self.half(dir).seq.load(Ordering::SeqCst)
+    }
+
+    /// True once the poller saw a hang-up, an error or urgent data (see
+    /// the field).
+    pub(crate) fn read_final(&self) -> bool {
+        self.read_final.load(Ordering::SeqCst)
     }
 }
 
@@ -171,6 +183,7 @@ impl Slab {
             token: Token((slot.generation << INDEX_BITS) | index),
             read: Half::new(),
             write: Half::new(),
+            read_final: AtomicBool::new(false),
         });
         slot.desc = Some(desc.clone());
         Ok(desc)
@@ -299,6 +312,10 @@ impl NetPoller {
                     };
                     // Errors and hang-ups wake both halves: the retried
                     // syscall then reports what happened.
+                    if ev.is_read_closed() || ev.is_error() || ev.is_priority() {
+                        // Before the edge: whoever sees the edge sees this.
+                        desc.read_final.store(true, Ordering::SeqCst);
+                    }
                     if ev.is_readable() || ev.is_read_closed() || ev.is_error() || ev.is_priority()
                     {
                         Self::fire(&desc.read, &mut taken);
