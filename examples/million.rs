@@ -18,14 +18,27 @@ fn rss_bytes() -> usize {
     pages * 4096
 }
 
-/// Minor page faults of the whole process so far (first touches of memory).
-fn minor_faults() -> i64 {
+fn usage() -> libc::rusage {
     // SAFETY: getrusage writes one rusage into the zeroed struct we pass.
     unsafe {
         let mut usage: libc::rusage = std::mem::zeroed();
         libc::getrusage(libc::RUSAGE_SELF, &mut usage);
-        usage.ru_minflt
+        usage
     }
+}
+
+/// Minor page faults of the whole process so far (first touches of memory).
+fn minor_faults() -> i64 {
+    usage().ru_minflt
+}
+
+/// CPU time (user + system) of all the process's threads so far, in µs.
+/// On a machine shared with other work, CPU per G varies far less than wall
+/// time per G (which counts time other processes held the cores).
+fn cpu_us() -> f64 {
+    let u = usage();
+    let us = |t: libc::timeval| t.tv_sec as f64 * 1e6 + t.tv_usec as f64;
+    us(u.ru_utime) + us(u.ru_stime)
 }
 
 fn arg(i: usize, default: usize) -> usize {
@@ -64,6 +77,7 @@ fn main() {
         }
         let before = rss_bytes();
         let faults_before = minor_faults();
+        let cpu_before = cpu_us();
         let (tx, rx) = greenrt::sync::unbounded::<()>();
         let parked = Arc::new(AtomicUsize::new(0));
         let t = Instant::now();
@@ -87,9 +101,11 @@ fn main() {
         let spawn_park = t.elapsed();
         let per_g = (rss_bytes().saturating_sub(before)) as f64 / n as f64 / 1024.0;
         let faults_spawn = minor_faults() - faults_before;
+        let cpu_spawn = cpu_us() - cpu_before;
         println!(
-            "{n} green threads spawned+parked in {spawn_park:?} ({:.2} us each), RSS {per_g:.2} KiB per G, {:.2} page faults per G",
+            "{n} green threads spawned+parked in {spawn_park:?} ({:.2} us each, {:.2} us CPU each), RSS {per_g:.2} KiB per G, {:.2} page faults per G",
             spawn_park.as_secs_f64() * 1e6 / n as f64,
+            cpu_spawn / n as f64,
             faults_spawn as f64 / n as f64
         );
         let faults_before = minor_faults();
