@@ -416,19 +416,15 @@ impl Scheduler {
     /// in it — possibly the only one — finds the work and takes the P
     /// (`Machine::block`); busy Ms find it at their next global check.
     fn park_p_unrun(&self, mut idle: IdleGuard<'_>, p: Box<Processor>, spinning: bool) {
-        let stranded = if self.is_shutdown() {
-            Vec::new()
-        } else {
-            p.drain()
-        };
+        // Decided once: drained Gs must reach the global queue even if
+        // shutdown begins meanwhile (its sweep looks there, not here).
+        let stranded = (!self.is_shutdown()).then(|| p.drain());
         idle.put_p_unrun(p);
         drop(idle);
         if spinning {
             self.idle.stop_spinning();
         }
-        if self.is_shutdown() {
-            return;
-        }
+        let Some(stranded) = stranded else { return };
         for g in stranded {
             self.global.push(g);
         }
