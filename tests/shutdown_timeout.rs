@@ -145,6 +145,9 @@ fn deadlocked_destructors_in_child() {
                 greenrt::park();
             }
         });
+        // b must have run (built its guard) before shutdown: a G that never
+        // ran is cancelled without running, and nothing then deadlocks.
+        until_parked(std::slice::from_ref(&b), WaitReason::Park);
         let b_id = b.thread().id();
         let a = greenrt::spawn_named("waits-for-b", move || {
             let _tx = tx;
