@@ -216,7 +216,7 @@ mod tests {
 
     #[allow(clippy::vec_box)]
     fn procs(n: usize) -> Vec<Box<Processor>> {
-        (0..n).map(|id| Processor::new(id).0).collect()
+        (0..n).map(|id| Processor::new(id, n).0).collect()
     }
 
     #[cfg(debug_assertions)]
@@ -303,7 +303,7 @@ mod tests {
         let sched = super::super::scheduler::Scheduler::new(test_config()).expect("scheduler");
         let g = GreenThreadWith::new(1, None, std::panic::Location::caller(), sched.clone(), Nop);
         let (queued, _handle) = GRef::new_pair(g, &sched.gblocks, None);
-        p.local.push(queued);
+        p.push_local(queued);
         idle.lock().put_p(p);
     }
 
@@ -312,7 +312,7 @@ mod tests {
     #[should_panic(expected = "already idle")]
     fn a_p_is_idle_once() {
         let mut ps = procs(1);
-        let twin = Processor::new(0).0;
+        let twin = Processor::new(0, 1).0;
         ps.truncate(1);
         let idle = Idle::new(ps);
         idle.lock().put_p_unrun(twin);

@@ -213,7 +213,7 @@ mod tests {
 
     fn lent_slot(key: u64) -> (LendSlot, *mut Processor) {
         let slot = LendSlot::new();
-        let (p, _) = Processor::new(0);
+        let (p, _) = Processor::new(0, 1);
         let raw = Box::into_raw(p);
         slot.lend(key, raw, ptr::null());
         (slot, raw)

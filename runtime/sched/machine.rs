@@ -251,7 +251,7 @@ impl Machine {
             unsafe { gr.set_os_lock(None) };
         }
         match step {
-            Step::Yielded => self.p().local.push(g),
+            Step::Yielded => self.p().push_local(g),
             Step::Preempted => {
                 if let Some(p) = self.p.as_deref() {
                     p.shared.counters.preemptions.bump();
@@ -366,7 +366,7 @@ impl Machine {
             g.id()
         );
         match step {
-            Step::Yielded => self.p().local.push(g),
+            Step::Yielded => self.p().push_local(g),
             Step::Preempted | Step::NeedsP => {
                 if let (Step::Preempted, Some(p)) = (&step, self.p.as_deref()) {
                     p.shared.counters.preemptions.bump();
@@ -612,19 +612,13 @@ impl Machine {
                 p.runnext_streak.set(streak + 1);
                 return Some(g);
             }
-            p.local.push(g);
+            p.push_local(g);
         }
         p.runnext_streak.set(0);
-        if let Some(g) = p.local.pop() {
+        if let Some(g) = p.pop_local() {
             return Some(g);
         }
-        loop {
-            match self.sched.global.steal_batch_and_pop(&p.local) {
-                Steal::Success(g) => return Some(g),
-                Steal::Empty => return None,
-                Steal::Retry => continue,
-            }
-        }
+        p.local.refill_from(&self.sched.global, &p.shared.queue)
     }
 
     /// Polls the network without blocking; queues what became ready.
@@ -671,7 +665,7 @@ impl Machine {
                 }
                 let shared = &self.sched.ps[victim];
                 loop {
-                    match shared.stealer.steal_batch_and_pop(&self.p().local) {
+                    match shared.queue.steal_batch_and_pop(&self.p().local) {
                         Steal::Success(g) => return Some(g),
                         Steal::Empty => break,
                         Steal::Retry => continue,

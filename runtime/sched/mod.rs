@@ -97,6 +97,7 @@ mod park_state;
 mod processor;
 mod ref_count;
 mod registry;
+mod run_queue;
 mod scheduler;
 mod shutdown;
 mod stack;

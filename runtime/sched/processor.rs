@@ -15,16 +15,17 @@ use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::stack::GreenStack;
-use crossbeam_deque::{Stealer, Worker};
 
 use super::g_alloc::BlockCache;
 use super::g_ref::GRef;
 use super::green_thread::GreenThread;
+use super::run_queue::{LocalQueue, QueueView};
 use super::syscall_slot::SyscallSlot;
 
 /// The steal-side view of a P, shared with every M.
 pub(crate) struct ProcessorShared {
-    pub(crate) stealer: Stealer<GRef>,
+    /// The local queue as other threads see it (`run_queue.rs`).
+    pub(crate) queue: QueueView,
     pub(crate) runnext: RunNext,
     /// Counts schedules (written by the owner only; sysmon reads it to see
     /// whether one G has run for too long). Every 61st looks at the global
@@ -53,7 +54,7 @@ pub(crate) struct ProcessorShared {
 impl ProcessorShared {
     /// True when this P has queued work another M could take.
     pub(crate) fn has_work(&self) -> bool {
-        !self.stealer.is_empty() || self.runnext.is_some()
+        !self.queue.is_empty() || self.runnext.is_some()
     }
 }
 
@@ -141,7 +142,7 @@ impl Drop for RunNext {
 /// The owner's side of a P.
 pub(crate) struct Processor {
     pub(crate) id: usize,
-    pub(crate) local: Worker<GRef>,
+    pub(crate) local: LocalQueue,
     pub(crate) shared: Arc<ProcessorShared>,
     /// Consecutive schedules served from `runnext`; bounded so a ping-pong
     /// pair cannot starve the local queue.
@@ -153,10 +154,12 @@ pub(crate) struct Processor {
 }
 
 impl Processor {
-    pub(crate) fn new(id: usize) -> (Box<Processor>, Arc<ProcessorShared>) {
-        let local = Worker::new_fifo();
+    /// P number `id` of a runtime with `procs` Ps (one P: a private queue,
+    /// `run_queue.rs`).
+    pub(crate) fn new(id: usize, procs: usize) -> (Box<Processor>, Arc<ProcessorShared>) {
+        let (local, queue) = LocalQueue::new(procs);
         let shared = Arc::new(ProcessorShared {
-            stealer: local.stealer(),
+            queue,
             runnext: RunNext::new(),
             schedtick: AtomicU32::new(0),
             preempt: AtomicBool::new(false),
@@ -179,10 +182,22 @@ impl Processor {
         (p, shared)
     }
 
+    /// Queues `g` at the local queue's tail.
+    #[inline]
+    pub(crate) fn push_local(&self, g: GRef) {
+        self.local.push(g, &self.shared.queue);
+    }
+
+    /// The G at the local queue's head.
+    #[inline]
+    pub(crate) fn pop_local(&self) -> Option<GRef> {
+        self.local.pop(&self.shared.queue)
+    }
+
     /// Queues `g` to run next; the G it displaces goes to the local tail.
     pub(crate) fn push_next(&self, g: GRef) {
         if let Some(old) = self.shared.runnext.replace(g) {
-            self.local.push(old);
+            self.push_local(old);
         }
     }
 
@@ -203,14 +218,14 @@ impl Processor {
     /// (`RunNext::replace_sole`).
     pub(crate) fn push_next_sole(&self, g: GRef) {
         if let Some(old) = self.shared.runnext.replace_sole(g) {
-            self.local.push(old);
+            self.push_local(old);
         }
     }
 
     /// Takes every queued G (used at shutdown).
     pub(crate) fn drain(&self) -> Vec<GRef> {
         let mut out: Vec<_> = self.shared.runnext.take().into_iter().collect();
-        while let Some(g) = self.local.pop() {
+        while let Some(g) = self.pop_local() {
             out.push(g);
         }
         out

@@ -93,7 +93,7 @@ impl Scheduler {
         let mut ps = Vec::with_capacity(config.procs);
         let mut shared = Vec::with_capacity(config.procs);
         for id in 0..config.procs {
-            let (p, s) = Processor::new(id);
+            let (p, s) = Processor::new(id, config.procs);
             ps.push(p);
             shared.push(s);
         }
@@ -310,7 +310,7 @@ impl Scheduler {
             } else {
                 // SAFETY: `p` is this thread's own P, claimed while
                 // `claim` lives.
-                unsafe { (*p).local.push(g) };
+                unsafe { (*p).push_local(g) };
             }
         }
         drop(claim);
@@ -664,7 +664,7 @@ impl Scheduler {
             local_queues: self
                 .ps
                 .iter()
-                .map(|p| p.stealer.len() + usize::from(p.runnext.is_some()))
+                .map(|p| p.queue.len() + usize::from(p.runnext.is_some()))
                 .collect(),
             live_green_threads: {
                 let started: u64 = self
