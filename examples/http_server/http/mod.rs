@@ -20,6 +20,7 @@ mod response;
 mod routes;
 
 use std::io::{self, Read, Write};
+use std::mem::MaybeUninit;
 use std::net::Shutdown;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -121,10 +122,11 @@ pub fn serve(stream: &TcpStream, server: &Server) {
         let date = date::now();
         let mut pos = 0;
         let mut close = false;
+        let mut answered = 0;
         while pos < filled && !close {
             match answer_one(&buf[pos..filled], server, &date, &mut out) {
                 Next::Answered { len, close: c } => {
-                    server.requests.fetch_add(1, Ordering::Relaxed);
+                    answered += 1;
                     pos += len;
                     close = c;
                 }
@@ -134,6 +136,12 @@ pub fn serve(stream: &TcpStream, server: &Server) {
                     close = true;
                 }
             }
+        }
+        // Counted once per read, not per request (16 pipelined requests:
+        // one shared atomic add instead of 16), and before the answers go
+        // out, so a client that has read an answer finds it counted.
+        if answered > 0 {
+            server.requests.fetch_add(answered, Ordering::Relaxed);
         }
         if !out.is_empty() {
             if (&*stream).write_all(&out).is_err() {
@@ -162,9 +170,11 @@ fn answer_one(
     date: &[u8; date::DATE_LEN],
     out: &mut Vec<u8>,
 ) -> Next {
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut req = httparse::Request::new(&mut headers);
-    let head_len = match req.parse(input) {
+    // Uninitialised: the parser writes only the headers it finds, instead
+    // of this function clearing all MAX_HEADERS slots for every request.
+    let mut headers = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut []);
+    let head_len = match req.parse_with_uninit_headers(input, &mut headers) {
         Ok(httparse::Status::Complete(n)) if n > MAX_HEAD => {
             return Next::Fail(Status::HeadersTooLarge)
         }
