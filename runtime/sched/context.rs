@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use super::g_ref::GRef;
 use super::green_thread::GreenThread;
-use super::lend::Claim;
+use super::lend::{Claim, LendState, Lendee};
 use super::processor::{Processor, ProcessorShared};
 use super::scheduler::Scheduler;
 
@@ -33,8 +33,9 @@ pub(crate) struct MachineContext {
     /// allocation.
     pub(crate) g: Cell<GPtr>,
 
-    /// This M's thread key (`thread_state.rs`): what its lend words hold.
-    pub(crate) key: u64,
+    /// This M's thread's side of its lends (`lend.rs`), with its thread
+    /// key (`thread_state.rs`).
+    pub(crate) lendee: Lendee,
     /// The shared half of the P in `p` while that P is lent to the running
     /// G (null otherwise): G-side code claims it there before using it
     /// (invariant 8, lent P; [`claim_local_p`]).
@@ -97,7 +98,7 @@ pub(crate) fn preempt_requested() -> bool {
         }
         let shared: &ProcessorShared = &*lent;
         shared.preempt.load(std::sync::atomic::Ordering::Relaxed)
-            || !shared.lend.is_lent_to((*ctx).key)
+            || !shared.lend.is_lent_to((*ctx).lendee.state())
     }
 }
 
@@ -183,7 +184,8 @@ pub(crate) struct LocalP {
     p: *const Processor,
     /// The lend word this guard claimed, to release on drop (null: none).
     claimed: *const ProcessorShared,
-    key: u64,
+    /// The claiming thread's lend state (null when `claimed` is).
+    by: *const LendState,
 }
 
 impl LocalP {
@@ -191,7 +193,7 @@ impl LocalP {
     pub(crate) const NONE: LocalP = LocalP {
         p: ptr::null(),
         claimed: ptr::null(),
-        key: 0,
+        by: ptr::null(),
     };
 
     /// The P (null when this thread holds none of the runtime's Ps).
@@ -206,8 +208,9 @@ impl Drop for LocalP {
     fn drop(&mut self) {
         if !self.claimed.is_null() {
             // SAFETY: `claimed` is one of the scheduler's shared P halves,
-            // which outlive every M context.
-            unsafe { (*self.claimed).lend.release(self.key) }
+            // which outlive every M context; `by` is a lend state, never
+            // freed.
+            unsafe { (*self.claimed).lend.release(&*self.by) }
         }
     }
 }
@@ -242,19 +245,19 @@ pub(crate) fn claim_local_p(sched: *const Scheduler) -> LocalP {
             return LocalP {
                 p,
                 claimed: ptr::null(),
-                key: 0,
+                by: ptr::null(),
             };
         }
-        match (*lent).lend.claim(ctx.key) {
+        match (*lent).lend.claim(ctx.lendee.state()) {
             Claim::Taken => LocalP {
                 p,
                 claimed: lent,
-                key: ctx.key,
+                by: ctx.lendee.state(),
             },
             Claim::Nested => LocalP {
                 p,
                 claimed: ptr::null(),
-                key: 0,
+                by: ptr::null(),
             },
             Claim::Lost => {
                 ctx.p.set(ptr::null_mut());

@@ -130,7 +130,7 @@ impl Machine {
             sched: Arc::as_ptr(&self.sched),
             p: std::cell::Cell::new(std::ptr::null_mut()),
             g: std::cell::Cell::new(None),
-            key: super::thread_state::current_key(),
+            lendee: super::lend::Lendee::take(super::thread_state::current_key()),
             lent: std::cell::Cell::new(std::ptr::null()),
         };
         let prev = context::install(&ctx);
@@ -466,7 +466,9 @@ impl Machine {
         let p = self.p.take().expect("M holds a P to run a G");
         let shared: &ProcessorShared = &self.sched.ps[p.id];
         let lent = Box::into_raw(p);
-        shared.lend.lend(ctx.key, lent, g.as_ptr().as_ptr());
+        shared
+            .lend
+            .lend(ctx.lendee.state(), lent, g.as_ptr().as_ptr());
         ctx.lent.set(shared);
         ctx.p.set(lent);
         let result = coro.resume(());
@@ -475,7 +477,7 @@ impl Machine {
         // may have retaken it while the G slept in an unwrapped call.
         let lent_now = ctx.lent.replace(std::ptr::null());
         // SAFETY: `lent_now` is null or one of the scheduler's shared halves.
-        let owned = !back.is_null() && unsafe { (*lent_now).lend.reclaim(ctx.key) };
+        let owned = !back.is_null() && unsafe { (*lent_now).lend.reclaim(ctx.lendee.state()) };
         // SAFETY: a reclaimed pointer is an owned P: the one we lent, or one
         // the G's syscall exit took from the idle list (`Box::into_raw`).
         self.p = owned.then(|| unsafe { Box::from_raw(back) });

@@ -66,13 +66,21 @@
 //!    or capture's `Drop`), which may take the same lock again. Code under a
 //!    lock moves such values out and drops them after the guard.
 //! 8. **Lent P.** While an M runs a G, the P it lent to that G is owned
-//!    through the P's lend word (`lend.rs`): the G's thread uses the P only
+//!    through the P's lend slot (`lend.rs`): the G's thread uses the P only
 //!    between a successful claim and its release (never across a switch),
-//!    the M takes it back with a CAS when the G switches out, and sysmon
-//!    takes it (a G asleep in an unwrapped blocking call) only with a CAS
-//!    from "lent, unclaimed" to "not lent". Whichever CAS wins owns the P;
-//!    the losing thread forgets its pointer to it and runs without a P
-//!    until its next switch, which takes the syscall-exit path.
+//!    the M takes it back when the G switches out, and sysmon takes it (a G
+//!    asleep in an unwrapped blocking call) only after seeing the thread's
+//!    own lend state say "lent this slot, unclaimed". Thread and sysmon meet
+//!    in a Dekker handshake (thread: store its state, light fence, load
+//!    sysmon's `deciding`; sysmon: raise `deciding`, heavy fence —
+//!    membarrier —, load the state), so either sysmon sees the claim or
+//!    take-back and leaves the P, or the thread waits for sysmon's verdict;
+//!    a retake clears the slot's lendee, and the thread that finds itself no
+//!    longer the lendee has lost: it forgets its pointer to the P and runs
+//!    without a P until its next switch, which takes the syscall-exit path.
+//!    Each thread writes only its own state and writes the slot only while
+//!    it owns the P, so a retaken thread that wakes never disturbs the P's
+//!    next lend; states are never freed, so sysmon may read a stale one.
 
 pub(crate) mod context;
 mod counters;
@@ -88,6 +96,7 @@ mod idle;
 mod lend;
 pub(crate) mod loom;
 mod machine;
+mod membarrier;
 mod netpoll;
 mod os_thread_lock;
 mod overflow;

@@ -65,7 +65,8 @@ pub(crate) fn unwind_coroutine(g: NonNull<GreenThread>, coro: Coro) {
         sched: Arc::as_ptr(gr.sched()),
         p: std::cell::Cell::new(std::ptr::null_mut()),
         g: std::cell::Cell::new(Some(g)),
-        key: 0,
+        // Never lent anything (no P): any state will do.
+        lendee: super::lend::Lendee::take(0),
         lent: std::cell::Cell::new(std::ptr::null()),
     };
     let prev = context::install(&ctx);

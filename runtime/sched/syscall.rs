@@ -55,7 +55,7 @@ impl InSyscall {
         // SAFETY: `lent` is one of the scheduler's shared P halves.
         let shared: &ProcessorShared = unsafe { &*lent };
         // The lent P is used only under its claim (invariant 8, lent P).
-        match shared.lend.claim(ctx_ref.key) {
+        match shared.lend.claim(ctx_ref.lendee.state()) {
             Claim::Taken => {}
             // Runtime code on this thread holds the claim: it keeps the P.
             Claim::Nested => return None,
@@ -68,7 +68,7 @@ impl InSyscall {
         let p = ctx_ref.p.get();
         // No longer lent (so sysmon's unwrapped-call retake leaves it) before
         // it is visible in the slot (where its syscall retake may take it).
-        shared.lend.end_lend_claimed(ctx_ref.key);
+        shared.lend.end_lend_claimed(ctx_ref.lendee.state());
         ctx_ref.lent.set(std::ptr::null());
         // Without a P the G is on no P's record: a dump finds it through
         // the registry. The record is cleared before the P goes into the
@@ -145,7 +145,7 @@ fn lend_to_running_g(
     p: *mut Processor,
     g: NonNull<GreenThread>,
 ) {
-    shared.lend.lend(ctx.key, p, g.as_ptr());
+    shared.lend.lend(ctx.lendee.state(), p, g.as_ptr());
     ctx.lent.set(shared);
     ctx.p.set(p);
 }

@@ -397,9 +397,10 @@ impl Sysmon {
         {
             return false;
         }
-        let Some(key) = ps.lend.lent_to() else {
+        let Some(lendee) = ps.lend.lent_to() else {
             return false;
         };
+        let key = lendee.key();
         seen.state_read = Some(now);
         match thread_state::state_of(key) {
             OsThreadState::Asleep => {
@@ -409,7 +410,7 @@ impl Sysmon {
                 // Invariant 8 (lent P): winning the lend word makes us the
                 // P's owner; if the G's thread woke and claimed it first,
                 // this fails and the P stays with it.
-                let Some(p) = ps.lend.retake(key) else {
+                let Some(p) = ps.lend.retake(lendee) else {
                     return false;
                 };
                 sched
@@ -436,7 +437,7 @@ impl Sysmon {
                 };
                 let hog_after = sched.config.time_slice * HOG_AFTER_SLICES;
                 if ran >= hog_after && self.hogs.may_report(now) {
-                    if let Some(hog) = ps.lend.inspect(key, HogInfo::of) {
+                    if let Some(hog) = ps.lend.inspect(lendee, HogInfo::of) {
                         self.hogs.report(hog, ran, now);
                     }
                 }
