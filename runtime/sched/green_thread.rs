@@ -53,7 +53,6 @@
 //! in a loop on its own condition.
 
 use std::cell::{Cell, UnsafeCell};
-use std::mem::ManuallyDrop;
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
@@ -64,6 +63,7 @@ use corosensei::{Coroutine, Yielder};
 use super::g_locals::GLocals;
 use super::g_ref::{TaskVtable, VtableOf};
 use super::g_status::GStatus;
+use super::keep_alive::SchedPtr;
 use super::os_thread_lock::OsThreadLock;
 use super::park_state::ParkState;
 use super::ref_count::RefCount;
@@ -129,10 +129,10 @@ pub(crate) struct GreenThread {
     /// drops its unrun closure), so the join slot can say "cancelled", and
     /// its waits follow the cancelled rules (`sched/shutdown.rs`).
     cancelled: AtomicBool,
-    /// The G's runtime. Its own drop leaves this alone: `g_ref::destroy`
-    /// takes it out first, to put the G's memory back into that runtime's
-    /// block lists before letting go of it.
-    pub(super) sched: ManuallyDrop<Arc<Scheduler>>,
+    /// The G's runtime, kept alive by the G's unit (invariant 9, scheduler
+    /// outlives its Gs): `g_ref::destroy` puts the G's memory back into
+    /// that runtime's block lists, then gives the unit back.
+    pub(super) sched: SchedPtr,
     /// References held by `GRef`s (see `g_ref.rs`; `ref_count.rs`,
     /// model-checked).
     pub(super) refs: RefCount,
@@ -180,7 +180,7 @@ impl<B: Task + 'static> GreenThreadWith<B> {
         id: u64,
         name: Option<Box<str>>,
         spawned_at: &'static Location<'static>,
-        sched: Arc<Scheduler>,
+        sched: &Arc<Scheduler>,
         task: B,
     ) -> Self {
         GreenThreadWith {
@@ -202,9 +202,14 @@ impl GreenThread {
         id: u64,
         name: Option<Box<str>>,
         spawned_at: &'static Location<'static>,
-        sched: Arc<Scheduler>,
+        sched: &Arc<Scheduler>,
     ) -> Self {
         let now_us = sched.sysmon.clock.now_us();
+        // SAFETY: until this G is made into `GRef`s only this value holds the
+        // pointer, while the caller's `Arc` keeps the scheduler alive; from
+        // then on its unit does, taken before (`GRef::new_pair`'s contract)
+        // and given back after its last use (`g_ref::destroy`).
+        let sched = unsafe { SchedPtr::new(sched) };
         GreenThread {
             vtable,
             id,
@@ -212,7 +217,7 @@ impl GreenThread {
             state: ParkState::new(),
             wait_reason: AtomicU8::new(WaitReason::None as u8),
             cancelled: AtomicBool::new(false),
-            sched: ManuallyDrop::new(sched),
+            sched,
             // One reference for the run queue, one for the join handle
             // (`GRef::new_pair`).
             refs: RefCount::new(2),

@@ -73,6 +73,11 @@
 //!    from "lent, unclaimed" to "not lent". Whichever CAS wins owns the P;
 //!    the losing thread forgets its pointer to it and runs without a P
 //!    until its next switch, which takes the syscall-exit path.
+//! 9. **Scheduler outlives its Gs.** Every G holds one unit of its
+//!    scheduler from spawn until its destruction has given its memory back
+//!    (`keep_alive.rs`); while any unit is out, the scheduler holds an `Arc`
+//!    reference to itself. A P's stash of units is given back at shutdown,
+//!    after the Ms have stopped.
 
 pub(crate) mod context;
 mod counters;
@@ -85,6 +90,7 @@ mod g_status;
 mod green_thread;
 mod hog;
 mod idle;
+mod keep_alive;
 mod lend;
 pub(crate) mod loom;
 mod machine;

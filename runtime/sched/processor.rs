@@ -20,6 +20,7 @@ use crossbeam_deque::{Stealer, Worker};
 use super::g_alloc::BlockCache;
 use super::g_ref::GRef;
 use super::green_thread::GreenThread;
+use super::keep_alive::Stash;
 use super::syscall_slot::SyscallSlot;
 
 /// The steal-side view of a P, shared with every M.
@@ -150,6 +151,8 @@ pub(crate) struct Processor {
     pub(crate) stacks: RefCell<Vec<GreenStack>>,
     /// Memory of dropped Gs, reused by the next G spawned here (`g_alloc.rs`).
     pub(crate) gblocks: RefCell<BlockCache>,
+    /// Units of the scheduler for the Gs spawned here (`keep_alive.rs`).
+    pub(crate) keep_alive: Stash,
 }
 
 impl Processor {
@@ -175,6 +178,7 @@ impl Processor {
             runnext_streak: Cell::new(0),
             stacks: RefCell::new(Vec::new()),
             gblocks: RefCell::new(BlockCache::new()),
+            keep_alive: Stash::new(),
         });
         (p, shared)
     }
