@@ -84,6 +84,7 @@ mod counters;
 mod deadlock;
 mod dump;
 mod g_alloc;
+mod g_ids;
 mod g_locals;
 mod g_ref;
 mod g_status;

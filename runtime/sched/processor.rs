@@ -18,6 +18,7 @@ use super::stack::GreenStack;
 use crossbeam_deque::{Stealer, Worker};
 
 use super::g_alloc::BlockCache;
+use super::g_ids::IdCache;
 use super::g_ref::GRef;
 use super::green_thread::GreenThread;
 use super::keep_alive::Stash;
@@ -153,6 +154,8 @@ pub(crate) struct Processor {
     pub(crate) gblocks: RefCell<BlockCache>,
     /// Units of the scheduler for the Gs spawned here (`keep_alive.rs`).
     pub(crate) keep_alive: Stash,
+    /// G ids taken for the Gs spawned here (`g_ids.rs`).
+    pub(crate) ids: IdCache,
 }
 
 impl Processor {
@@ -179,6 +182,7 @@ impl Processor {
             stacks: RefCell::new(Vec::new()),
             gblocks: RefCell::new(BlockCache::new()),
             keep_alive: Stash::new(),
+            ids: IdCache::new(),
         });
         (p, shared)
     }

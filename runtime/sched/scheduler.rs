@@ -75,6 +75,7 @@ pub(crate) struct Scheduler {
     /// Set when shutdown begins cancelling Gs (`shutdown.rs`); `shutdown`
     /// is set later, when the Ms are told to stop.
     cancelling: AtomicBool,
+    /// Where G ids come from (`g_ids.rs`).
     next_gid: AtomicU64,
     next_mid: AtomicUsize,
     /// Machine threads the OS refused to start (`start_failure.rs`).
@@ -161,9 +162,8 @@ impl Scheduler {
         name: Option<Box<str>>,
         task: B,
     ) -> (GRef, NonNull<B>) {
-        let id = self.next_gid.fetch_add(1, Ordering::Relaxed);
         let spawned_at = std::panic::Location::caller();
-        self.spawn_g(GreenThreadWith::new(id, name, spawned_at, self, task))
+        self.spawn_g(|id| GreenThreadWith::new(id, name, spawned_at, self, task))
     }
 
     /// [`spawn`](Self::spawn) for a G whose stack, of `stack_size` bytes,
@@ -190,24 +190,31 @@ impl Scheduler {
                 }
             }
         }?;
-        let id = self.next_gid.fetch_add(1, Ordering::Relaxed);
-        let g = GreenThreadWith::new(id, name, spawned_at, self, task).with_stack(stack);
-        Ok(self.spawn_g(g))
+        Ok(self
+            .spawn_g(|id| GreenThreadWith::new(id, name, spawned_at, self, task).with_stack(stack)))
     }
 
-    fn spawn_g<B: Task + 'static>(self: &Arc<Self>, g: GreenThreadWith<B>) -> (GRef, NonNull<B>) {
+    /// Spawns the G that `build` makes with the id it is given.
+    fn spawn_g<B: Task + 'static>(
+        self: &Arc<Self>,
+        build: impl FnOnce(u64) -> GreenThreadWith<B>,
+    ) -> (GRef, NonNull<B>) {
         let p = local_p(self);
         // SAFETY: `p` is null or this thread's own P, valid while we run here.
-        match unsafe { p.get().as_ref() } {
+        let id = match unsafe { p.get().as_ref() } {
             Some(p) => {
                 p.shared.counters.spawned.bump();
                 p.keep_alive.take_one(self);
+                p.ids.next(&self.next_gid)
             }
             None => {
                 self.counters.spawned_off_p.fetch_add(1, Ordering::Relaxed);
                 KeepAlive::take(self, 1);
+                self.next_gid.fetch_add(1, Ordering::Relaxed)
             }
-        }
+        };
+        // Moves the task into the G: no user code runs here.
+        let g = build(id);
         let (queued, handle) = {
             // SAFETY: `local_p` returns this thread's own P (or null), and
             // nothing here switches.
