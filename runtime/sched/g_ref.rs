@@ -100,26 +100,29 @@ unsafe impl Send for GRef {}
 unsafe impl Sync for GRef {}
 
 impl GRef {
-    /// Moves a freshly built G (whose count says 2) into memory from
+    /// Builds a G with `init` (`GreenThreadWith::write_new`) in memory from
     /// `blocks` — from `cache`, the spawning P's, if any — and returns its
     /// two references: one for the run queue, one for the join handle.
     ///
     /// # Safety
-    /// The caller took a unit of the G's scheduler for it
-    /// (`keep_alive.rs`), which moves into the G: its destruction gives it
-    /// back.
+    /// `init` writes a whole `GreenThreadWith<B>`, whose count says 2, to
+    /// the pointer it is given. The caller took a unit of the G's scheduler
+    /// for it (`keep_alive.rs`), which moves into the G: its destruction
+    /// gives it back.
+    #[inline(always)]
     pub(crate) unsafe fn new_pair<B: Task + 'static>(
-        g: GreenThreadWith<B>,
         blocks: &GlobalBlocks,
         cache: Option<&mut BlockCache>,
+        init: impl FnOnce(*mut GreenThreadWith<B>),
     ) -> (GRef, GRef) {
-        debug_assert_eq!(g.g.refs.get(), 2);
         let p = blocks
             .alloc(cache, Layout::new::<GreenThreadWith<B>>())
             .cast::<GreenThreadWith<B>>();
-        // SAFETY: `alloc` returned memory for this layout (size and
-        // alignment), unused; `repr(C)` puts the header at its start.
-        unsafe { p.as_ptr().write(g) };
+        // `alloc` returned memory for this layout (size and alignment),
+        // unused; `repr(C)` puts the header at its start.
+        init(p.as_ptr());
+        // SAFETY: per the contract, `init` wrote a whole G there.
+        debug_assert_eq!(unsafe { p.as_ref() }.g.refs.get(), 2);
         (GRef(p.cast()), GRef(p.cast()))
     }
 

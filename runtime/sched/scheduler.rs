@@ -163,7 +163,7 @@ impl Scheduler {
         task: B,
     ) -> (GRef, NonNull<B>) {
         let spawned_at = std::panic::Location::caller();
-        self.spawn_g(|id| GreenThreadWith::new(id, name, spawned_at, self, task))
+        self.spawn_g(name, spawned_at, task, None)
     }
 
     /// [`spawn`](Self::spawn) for a G whose stack, of `stack_size` bytes,
@@ -190,14 +190,17 @@ impl Scheduler {
                 }
             }
         }?;
-        Ok(self
-            .spawn_g(|id| GreenThreadWith::new(id, name, spawned_at, self, task).with_stack(stack)))
+        Ok(self.spawn_g(name, spawned_at, task, Some(stack)))
     }
 
-    /// Spawns the G that `build` makes with the id it is given.
+    /// Spawns a G for `task` (with the stack it will run on, if taken).
+    #[inline(always)]
     fn spawn_g<B: Task + 'static>(
         self: &Arc<Self>,
-        build: impl FnOnce(u64) -> GreenThreadWith<B>,
+        name: Option<Box<str>>,
+        spawned_at: &'static std::panic::Location<'static>,
+        task: B,
+        stack: Option<super::stack::GreenStack>,
     ) -> (GRef, NonNull<B>) {
         let p = local_p(self);
         // SAFETY: `p` is null or this thread's own P, valid while we run here.
@@ -213,14 +216,17 @@ impl Scheduler {
                 self.next_gid.fetch_add(1, Ordering::Relaxed)
             }
         };
-        // Moves the task into the G: no user code runs here.
-        let g = build(id);
         let (queued, handle) = {
             // SAFETY: `local_p` returns this thread's own P (or null), and
             // nothing here switches.
             let mut cache = unsafe { block_cache(p.get()) };
-            // SAFETY: the G's unit was taken just above.
-            unsafe { GRef::new_pair(g, &self.gblocks, cache.as_deref_mut()) }
+            // SAFETY: `write_new` writes a whole G, whose count says 2, to
+            // the fresh block it is given; the G's unit was taken above.
+            unsafe {
+                GRef::new_pair(&self.gblocks, cache.as_deref_mut(), |dst| {
+                    GreenThreadWith::write_new(dst, id, name, spawned_at, self, task, stack)
+                })
+            }
         };
         // SAFETY: `handle` points at the whole block, which holds a
         // `GreenThreadWith<B>` (`GRef::new_pair`) and which it keeps alive;
