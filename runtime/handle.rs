@@ -19,7 +19,8 @@ impl GreenThread {
     }
 
     /// The green thread's id: unique within its runtime, never reused, and
-    /// starting at 1.
+    /// starting at 1. Ids are not in spawn order: each processor takes
+    /// them in batches.
     pub fn id(&self) -> u64 {
         self.inner.id()
     }

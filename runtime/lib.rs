@@ -38,6 +38,8 @@ mod handle;
 mod idle_poller_tests;
 mod join;
 #[cfg(test)]
+mod keep_alive_tests;
+#[cfg(test)]
 mod machine_start_failure_tests;
 pub mod net;
 mod panic_hook;

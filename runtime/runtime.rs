@@ -330,6 +330,12 @@ impl Runtime {
         self.sched.stats()
     }
 
+    /// The scheduler, without keeping it alive (`keep_alive_tests.rs`).
+    #[cfg(test)]
+    pub(crate) fn scheduler_weak(&self) -> std::sync::Weak<Scheduler> {
+        Arc::downgrade(&self.sched)
+    }
+
     /// Machine threads refused so far, and the reports printed about them
     /// (`sched/start_failure.rs`).
     #[cfg(test)]

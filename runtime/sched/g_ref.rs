@@ -14,12 +14,13 @@
 
 use std::alloc::Layout;
 use std::fmt;
-use std::mem::ManuallyDrop;
 use std::ops::Deref;
 use std::ptr::NonNull;
+use std::sync::Arc;
 
 use super::g_alloc::{BlockCache, GlobalBlocks};
 use super::green_thread::{GreenThread, GreenThreadWith, Task};
+use super::scheduler::Scheduler;
 
 /// What a G's header knows about its task type (one static per type).
 pub(crate) struct TaskVtable {
@@ -74,20 +75,18 @@ unsafe fn cancel<B: Task>(g: NonNull<GreenThread>, message: String) {
 unsafe fn destroy<B: Task>(g: NonNull<GreenThread>) {
     // SAFETY: a `GRef`'s pointer to a `GreenThreadWith<B>`, per the contract.
     let whole = unsafe { whole::<B>(g) };
-    // SAFETY: per the contract we own the G exclusively. The scheduler
-    // reference is taken out first (the header keeps it in a `ManuallyDrop`
-    // that its own drop leaves alone): it keeps the runtime's block lists
-    // alive until the memory is back in them.
-    let sched = unsafe { ManuallyDrop::take(&mut (*whole).g.sched) };
+    // SAFETY: per the contract we own the G exclusively. Its unit keeps the
+    // scheduler alive until `free_g_block` gives it back (invariant 9).
+    let sched: *const Scheduler = unsafe { Arc::as_ptr(&(*whole).g.sched) };
     // SAFETY: as above; the value is dropped once, here. Its destructors
     // (user data in the task) may run runtime code, even switch: nothing
     // below depends on the thread we started on.
     unsafe { std::ptr::drop_in_place(whole) };
     let layout = Layout::new::<GreenThreadWith<B>>();
-    // SAFETY: the block came from `sched.gblocks` with this layout
-    // (`GRef::new_pair`) and its value is gone.
-    unsafe { sched.free_g_block(g.cast(), layout) };
-    drop(sched);
+    // SAFETY: the block came from that scheduler's `gblocks` with this
+    // layout (`GRef::new_pair`), its value is gone, and the G's unit is ours
+    // to give back; nothing here touches the G or the scheduler after.
+    unsafe { Scheduler::free_g_block(sched, g.cast(), layout) };
 }
 
 /// An owned strong reference to a G (see the module docs).
@@ -101,21 +100,29 @@ unsafe impl Send for GRef {}
 unsafe impl Sync for GRef {}
 
 impl GRef {
-    /// Moves a freshly built G (whose count says 2) into memory from
+    /// Builds a G with `init` (`GreenThreadWith::write_new`) in memory from
     /// `blocks` — from `cache`, the spawning P's, if any — and returns its
     /// two references: one for the run queue, one for the join handle.
-    pub(crate) fn new_pair<B: Task + 'static>(
-        g: GreenThreadWith<B>,
+    ///
+    /// # Safety
+    /// `init` writes a whole `GreenThreadWith<B>`, whose count says 2, to
+    /// the pointer it is given. The caller took a unit of the G's scheduler
+    /// for it (`keep_alive.rs`), which moves into the G: its destruction
+    /// gives it back.
+    #[inline(always)]
+    pub(crate) unsafe fn new_pair<B: Task + 'static>(
         blocks: &GlobalBlocks,
         cache: Option<&mut BlockCache>,
+        init: impl FnOnce(*mut GreenThreadWith<B>),
     ) -> (GRef, GRef) {
-        debug_assert_eq!(g.g.refs.get(), 2);
         let p = blocks
             .alloc(cache, Layout::new::<GreenThreadWith<B>>())
             .cast::<GreenThreadWith<B>>();
-        // SAFETY: `alloc` returned memory for this layout (size and
-        // alignment), unused; `repr(C)` puts the header at its start.
-        unsafe { p.as_ptr().write(g) };
+        // `alloc` returned memory for this layout (size and alignment),
+        // unused; `repr(C)` puts the header at its start.
+        init(p.as_ptr());
+        // SAFETY: per the contract, `init` wrote a whole G there.
+        debug_assert_eq!(unsafe { p.as_ref() }.g.refs.get(), 2);
         (GRef(p.cast()), GRef(p.cast()))
     }
 

@@ -53,7 +53,6 @@
 //! in a loop on its own condition.
 
 use std::cell::{Cell, UnsafeCell};
-use std::mem::ManuallyDrop;
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
@@ -64,6 +63,7 @@ use corosensei::{Coroutine, Yielder};
 use super::g_locals::GLocals;
 use super::g_ref::{TaskVtable, VtableOf};
 use super::g_status::GStatus;
+use super::keep_alive::SchedPtr;
 use super::os_thread_lock::OsThreadLock;
 use super::park_state::ParkState;
 use super::ref_count::RefCount;
@@ -129,10 +129,10 @@ pub(crate) struct GreenThread {
     /// drops its unrun closure), so the join slot can say "cancelled", and
     /// its waits follow the cancelled rules (`sched/shutdown.rs`).
     cancelled: AtomicBool,
-    /// The G's runtime. Its own drop leaves this alone: `g_ref::destroy`
-    /// takes it out first, to put the G's memory back into that runtime's
-    /// block lists before letting go of it.
-    pub(super) sched: ManuallyDrop<Arc<Scheduler>>,
+    /// The G's runtime, kept alive by the G's unit (invariant 9, scheduler
+    /// outlives its Gs): `g_ref::destroy` puts the G's memory back into
+    /// that runtime's block lists, then gives the unit back.
+    pub(super) sched: SchedPtr,
     /// References held by `GRef`s (see `g_ref.rs`; `ref_count.rs`,
     /// model-checked).
     pub(super) refs: RefCount,
@@ -176,47 +176,46 @@ unsafe impl Send for GreenThread {}
 unsafe impl Sync for GreenThread {}
 
 impl<B: Task + 'static> GreenThreadWith<B> {
-    pub(crate) fn new(
+    /// Builds a G for `task` straight into `dst` (with the stack it will
+    /// run on, if it has one already), whose count says 2: one reference
+    /// for the run queue, one for the join handle (`GRef::new_pair`).
+    /// Written in place, as one struct expression, so that no copy of the
+    /// G is made on the way (building it on the stack and moving it cost
+    /// two `memcpy` calls per spawn, ~6% of a spawn-and-join).
+    ///
+    /// # Safety
+    /// `dst` is valid for writes of a `GreenThreadWith<B>` and holds no
+    /// value (it is overwritten, not dropped).
+    #[inline(always)]
+    pub(crate) unsafe fn write_new(
+        dst: *mut Self,
         id: u64,
         name: Option<Box<str>>,
         spawned_at: &'static Location<'static>,
-        sched: Arc<Scheduler>,
+        sched: &Arc<Scheduler>,
         task: B,
-    ) -> Self {
-        GreenThreadWith {
-            g: GreenThread::new(&VtableOf::<B>::VTABLE, id, name, spawned_at, sched),
-            task,
-        }
-    }
-
-    /// Gives the not yet shared G the stack it will run on.
-    pub(crate) fn with_stack(mut self, stack: GreenStack) -> Self {
-        *self.g.body.get_mut() = Body::Prepared(stack);
-        self
-    }
-}
-
-impl GreenThread {
-    fn new(
-        vtable: &'static TaskVtable,
-        id: u64,
-        name: Option<Box<str>>,
-        spawned_at: &'static Location<'static>,
-        sched: Arc<Scheduler>,
-    ) -> Self {
+        stack: Option<GreenStack>,
+    ) {
         let now_us = sched.sysmon.clock.now_us();
-        GreenThread {
-            vtable,
+        // SAFETY: until this G is made into `GRef`s only this value holds the
+        // pointer, while the caller's `Arc` keeps the scheduler alive; from
+        // then on its unit does, taken before (`GRef::new_pair`'s contract)
+        // and given back after its last use (`g_ref::destroy`).
+        let sched = unsafe { SchedPtr::new(sched) };
+        let body = match stack {
+            None => Body::Fresh,
+            Some(stack) => Body::Prepared(stack),
+        };
+        let g = GreenThread {
+            vtable: &VtableOf::<B>::VTABLE,
             id,
             name,
             state: ParkState::new(),
             wait_reason: AtomicU8::new(WaitReason::None as u8),
             cancelled: AtomicBool::new(false),
-            sched: ManuallyDrop::new(sched),
-            // One reference for the run queue, one for the join handle
-            // (`GRef::new_pair`).
+            sched,
             refs: RefCount::new(2),
-            body: UnsafeCell::new(Body::Fresh),
+            body: UnsafeCell::new(body),
             yielder: Cell::new(std::ptr::null()),
             registry_slot: Cell::new(usize::MAX),
             in_syscall: Cell::new(false),
@@ -226,9 +225,13 @@ impl GreenThread {
             own_stack_size: Cell::new(0),
             locals: GLocals::default(),
             os_lock: UnsafeCell::new(None),
-        }
+        };
+        // SAFETY: per the contract.
+        unsafe { dst.write(GreenThreadWith { g, task }) };
     }
+}
 
+impl GreenThread {
     pub(crate) fn id(&self) -> u64 {
         self.id
     }

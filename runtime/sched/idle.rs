@@ -301,8 +301,15 @@ mod tests {
         let idle = Idle::new(procs(1));
         let p = idle.lock().take_p().expect("an idle P");
         let sched = super::super::scheduler::Scheduler::new(test_config()).expect("scheduler");
-        let g = GreenThreadWith::new(1, None, std::panic::Location::caller(), sched.clone(), Nop);
-        let (queued, _handle) = GRef::new_pair(g, &sched.gblocks, None);
+        super::super::keep_alive::KeepAlive::take(&sched, 1);
+        let at = std::panic::Location::caller();
+        // SAFETY: `write_new` writes a whole G to the fresh block; the G's
+        // unit was taken just above.
+        let (queued, _handle) = unsafe {
+            GRef::new_pair(&sched.gblocks, None, |dst| {
+                GreenThreadWith::write_new(dst, 1, None, at, &sched, Nop, None)
+            })
+        };
         p.push_local(queued);
         idle.lock().put_p(p);
     }

@@ -81,18 +81,25 @@
 //!    Each thread writes only its own state and writes the slot only while
 //!    it owns the P, so a retaken thread that wakes never disturbs the P's
 //!    next lend; states are never freed, so sysmon may read a stale one.
+//! 9. **Scheduler outlives its Gs.** Every G holds one unit of its
+//!    scheduler from spawn until its destruction has given its memory back
+//!    (`keep_alive.rs`); while any unit is out, the scheduler holds an `Arc`
+//!    reference to itself. A P's stash of units is given back at shutdown,
+//!    after the Ms have stopped.
 
 pub(crate) mod context;
 mod counters;
 mod deadlock;
 mod dump;
 mod g_alloc;
+mod g_ids;
 mod g_locals;
 mod g_ref;
 mod g_status;
 mod green_thread;
 mod hog;
 mod idle;
+mod keep_alive;
 mod lend;
 pub(crate) mod loom;
 mod machine;

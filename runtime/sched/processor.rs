@@ -17,8 +17,10 @@ use std::sync::Arc;
 use super::stack::GreenStack;
 
 use super::g_alloc::BlockCache;
+use super::g_ids::IdCache;
 use super::g_ref::GRef;
 use super::green_thread::GreenThread;
+use super::keep_alive::Stash;
 use super::run_queue::{LocalQueue, QueueView};
 use super::syscall_slot::SyscallSlot;
 
@@ -151,6 +153,10 @@ pub(crate) struct Processor {
     pub(crate) stacks: RefCell<Vec<GreenStack>>,
     /// Memory of dropped Gs, reused by the next G spawned here (`g_alloc.rs`).
     pub(crate) gblocks: RefCell<BlockCache>,
+    /// Units of the scheduler for the Gs spawned here (`keep_alive.rs`).
+    pub(crate) keep_alive: Stash,
+    /// G ids taken for the Gs spawned here (`g_ids.rs`).
+    pub(crate) ids: IdCache,
 }
 
 impl Processor {
@@ -178,6 +184,8 @@ impl Processor {
             runnext_streak: Cell::new(0),
             stacks: RefCell::new(Vec::new()),
             gblocks: RefCell::new(BlockCache::new()),
+            keep_alive: Stash::new(),
+            ids: IdCache::new(),
         });
         (p, shared)
     }

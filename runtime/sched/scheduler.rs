@@ -18,6 +18,7 @@ use super::g_alloc::GlobalBlocks;
 use super::g_ref::GRef;
 use super::green_thread::{GreenThreadWith, Task};
 use super::idle::{Idle, IdleGuard};
+use super::keep_alive::KeepAlive;
 use super::machine::Machine;
 use super::netpoll::NetPoller;
 use super::processor::{Processor, ProcessorShared};
@@ -64,6 +65,9 @@ pub(crate) struct Scheduler {
     pub(crate) stacks: StackPool,
     /// Memory of dropped Gs, for reuse (`g_alloc.rs`).
     pub(crate) gblocks: GlobalBlocks,
+    /// The units that keep this scheduler alive for its Gs
+    /// (`keep_alive.rs`; invariant 9, scheduler outlives its Gs).
+    pub(crate) keep_alive: KeepAlive,
     pub(crate) registry: Registry,
     /// Counts kept outside any P (`counters.rs`).
     pub(crate) counters: SharedCounters,
@@ -71,6 +75,7 @@ pub(crate) struct Scheduler {
     /// Set when shutdown begins cancelling Gs (`shutdown.rs`); `shutdown`
     /// is set later, when the Ms are told to stop.
     cancelling: AtomicBool,
+    /// Where G ids come from (`g_ids.rs`).
     next_gid: AtomicU64,
     next_mid: AtomicUsize,
     /// Machine threads the OS refused to start (`start_failure.rs`).
@@ -108,6 +113,7 @@ impl Scheduler {
             me: me.clone(),
             stacks: StackPool::new(config.stack_size),
             gblocks: GlobalBlocks::new(),
+            keep_alive: KeepAlive::new(),
             config,
             global: Injector::new(),
             ps: shared.into_boxed_slice(),
@@ -156,15 +162,8 @@ impl Scheduler {
         name: Option<Box<str>>,
         task: B,
     ) -> (GRef, NonNull<B>) {
-        let id = self.next_gid.fetch_add(1, Ordering::Relaxed);
         let spawned_at = std::panic::Location::caller();
-        self.spawn_g(GreenThreadWith::new(
-            id,
-            name,
-            spawned_at,
-            self.clone(),
-            task,
-        ))
+        self.spawn_g(name, spawned_at, task, None)
     }
 
     /// [`spawn`](Self::spawn) for a G whose stack, of `stack_size` bytes,
@@ -191,25 +190,43 @@ impl Scheduler {
                 }
             }
         }?;
-        let id = self.next_gid.fetch_add(1, Ordering::Relaxed);
-        let g = GreenThreadWith::new(id, name, spawned_at, self.clone(), task).with_stack(stack);
-        Ok(self.spawn_g(g))
+        Ok(self.spawn_g(name, spawned_at, task, Some(stack)))
     }
 
-    fn spawn_g<B: Task + 'static>(self: &Arc<Self>, g: GreenThreadWith<B>) -> (GRef, NonNull<B>) {
+    /// Spawns a G for `task` (with the stack it will run on, if taken).
+    #[inline(always)]
+    fn spawn_g<B: Task + 'static>(
+        self: &Arc<Self>,
+        name: Option<Box<str>>,
+        spawned_at: &'static std::panic::Location<'static>,
+        task: B,
+        stack: Option<super::stack::GreenStack>,
+    ) -> (GRef, NonNull<B>) {
         let p = local_p(self);
         // SAFETY: `p` is null or this thread's own P, valid while we run here.
-        match unsafe { p.get().as_ref() } {
-            Some(p) => p.shared.counters.spawned.bump(),
+        let id = match unsafe { p.get().as_ref() } {
+            Some(p) => {
+                p.shared.counters.spawned.bump();
+                p.keep_alive.take_one(self);
+                p.ids.next(&self.next_gid)
+            }
             None => {
                 self.counters.spawned_off_p.fetch_add(1, Ordering::Relaxed);
+                KeepAlive::take(self, 1);
+                self.next_gid.fetch_add(1, Ordering::Relaxed)
             }
-        }
+        };
         let (queued, handle) = {
             // SAFETY: `local_p` returns this thread's own P (or null), and
             // nothing here switches.
             let mut cache = unsafe { block_cache(p.get()) };
-            GRef::new_pair(g, &self.gblocks, cache.as_deref_mut())
+            // SAFETY: `write_new` writes a whole G, whose count says 2, to
+            // the fresh block it is given; the G's unit was taken above.
+            unsafe {
+                GRef::new_pair(&self.gblocks, cache.as_deref_mut(), |dst| {
+                    GreenThreadWith::write_new(dst, id, name, spawned_at, self, task, stack)
+                })
+            }
         };
         // SAFETY: `handle` points at the whole block, which holds a
         // `GreenThreadWith<B>` (`GRef::new_pair`) and which it keeps alive;
@@ -233,20 +250,56 @@ impl Scheduler {
         (handle, task)
     }
 
-    /// Takes back the memory of a dropped G (`g_ref::destroy`): into this
-    /// thread's P's cache when it is an M of this runtime holding one, else
-    /// the global list.
+    /// Takes back the memory and the unit of a dropped G (`g_ref::destroy`):
+    /// into this thread's P's caches when it is an M of this runtime holding
+    /// one, else the global list and the scheduler's count (which may free
+    /// the scheduler: invariant 9, scheduler outlives its Gs).
     ///
     /// # Safety
-    /// As for [`GlobalBlocks::free`]: `block` came from `self.gblocks` with
-    /// `layout`, and nothing refers to it any more.
-    pub(crate) unsafe fn free_g_block(&self, block: NonNull<u8>, layout: std::alloc::Layout) {
-        // SAFETY: `local_p` returns this thread's own P (or null), and
-        // nothing here switches.
-        let p = local_p(self);
-        let mut cache = unsafe { block_cache(p.get()) };
-        // SAFETY: per the contract; the cache belongs to a P of this runtime.
-        unsafe { self.gblocks.free(cache.as_deref_mut(), block, layout) }
+    /// As for [`GlobalBlocks::free`]: `block` came from the `gblocks` of the
+    /// scheduler at `sched` with `layout`, and nothing refers to it any
+    /// more. The caller holds that G's unit of `sched` and gives it up: it
+    /// must not touch the scheduler after this call.
+    pub(crate) unsafe fn free_g_block(
+        sched: *const Scheduler,
+        block: NonNull<u8>,
+        layout: std::alloc::Layout,
+    ) {
+        // SAFETY: the caller's unit keeps the scheduler alive until it is
+        // given back, the last thing below.
+        let this = unsafe { &*sched };
+        let p = local_p(this);
+        {
+            // SAFETY: `local_p` returns this thread's own P (or null), and
+            // nothing here switches.
+            let mut cache = unsafe { block_cache(p.get()) };
+            // SAFETY: per the contract; the cache belongs to a P of this
+            // runtime.
+            unsafe { this.gblocks.free(cache.as_deref_mut(), block, layout) }
+        }
+        // SAFETY: `p` is null or this thread's own P, claimed while `p` lives.
+        if let Some(p) = unsafe { p.get().as_ref() } {
+            // SAFETY: the caller's unit moves to this P of its scheduler.
+            return unsafe { p.keep_alive.keep_one(this) };
+        }
+        drop(p);
+        // SAFETY: the caller's unit, given back last.
+        unsafe { KeepAlive::give(sched, 1) }
+    }
+
+    /// Gives back the units of every idle P (`keep_alive.rs`, "Where the P's
+    /// units go"): shutdown, once the Ms have stopped. The caller holds an
+    /// `Arc` of its own, so the scheduler outlives the call.
+    pub(crate) fn return_p_units(&self) {
+        let units: usize = {
+            let mut idle = self.idle.lock();
+            idle.ps_mut().map(|p| p.keep_alive.take_all()).sum()
+        };
+        if units > 0 {
+            // SAFETY: those units were the stashes' (now empty), and the
+            // caller's `Arc` keeps the scheduler alive after the call.
+            unsafe { KeepAlive::give(self, units) };
+        }
     }
 
     /// Makes a woken or new G runnable: into the current P's `runnext` when

@@ -112,6 +112,7 @@ pub(crate) fn shutdown(sched: &Scheduler, timeout: Duration) {
         leak_unfinished(sched, timeout);
     }
     sched.timers.clear();
+    sched.return_p_units();
 }
 
 /// Names and leaks every G still unfinished after the time limit.
