@@ -81,11 +81,12 @@ impl<T> Slot<T> {
         match self.state.swap(READY, Ordering::AcqRel) {
             WAITING => {
                 // Owned: the joiner's reference moves into the run queue
-                // instead of being cloned there and dropped here.
+                // instead of being cloned there and dropped here. Queued
+                // last, not next: see `Placement::Last`.
                 // SAFETY: the joiner wrote `joiner` before publishing WAITING
                 // and never touches it again; we saw WAITING with acquire.
                 if let Some(u) = unsafe { (*self.joiner.get()).take() } {
-                    u.unpark_owned();
+                    u.unpark_owned_last();
                 }
                 None
             }

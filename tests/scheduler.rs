@@ -284,3 +284,27 @@ fn builder_rejects_bad_settings_with_the_accepted_range() {
         );
     }
 }
+
+// A finishing G queues the joiner it wakes behind the Gs already queued
+// (`Placement::Last`), so joining many Gs in order waits once, not once per
+// G: run next instead, the joiner would resume, find the next G still
+// queued and park again, for every G. At procs 1 the order is exact; with
+// more Ps other Ms take Gs too, so only the results are checked there.
+rt_test!(joining_many_green_threads_in_order_parks_the_joiner_rarely);
+fn joining_many_green_threads_in_order_parks_the_joiner_rarely(procs: usize) {
+    let _w = Watchdog::new("fork-join parks", Duration::from_secs(30));
+    let rt = runtime(procs);
+    let n: u64 = 2_000;
+    let before = rt.stats().parks;
+    let sum = rt.block_on(move || {
+        let handles: Vec<_> = (0..n).map(|i| greenrt::spawn(move || i)).collect();
+        handles.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
+    });
+    assert_eq!(sum, n * (n - 1) / 2);
+    let parks = rt.stats().parks - before;
+    if procs == 1 {
+        // One park for the first join (nothing had run yet), then every
+        // other G has finished by the time the joiner runs again.
+        assert!(parks <= 2, "the joiner parked {parks} times for {n} joins");
+    }
+}

@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use super::context;
 use super::g_ref::GRef;
-use super::scheduler::Scheduler;
+use super::scheduler::{Placement, Scheduler};
 use super::timers::TimerAction;
 use super::wait_reason::WaitReason;
 
@@ -54,11 +54,23 @@ impl Unparker {
     /// the handle's own reference dropped later). Sync primitives wake this
     /// way; see `sync/waiter.rs`.
     pub(crate) fn unpark_owned(self) {
+        self.unpark_owned_to(Placement::Next);
+    }
+
+    /// Like [`unpark_owned`](Self::unpark_owned), but a woken G queued on
+    /// this thread's P goes behind the Gs already queued there instead of
+    /// running next (`Placement::Last`: a finishing G waking its joiner).
+    pub(crate) fn unpark_owned_last(self) {
+        self.unpark_owned_to(Placement::Last);
+    }
+
+    #[inline]
+    fn unpark_owned_to(self, placement: Placement) {
         match self {
             Unparker::Green(g) => {
                 if g.wake() {
                     trace_unpark(&g);
-                    ready_owned(g);
+                    ready_owned(g, placement);
                 }
             }
             Unparker::Os(t) => t.unpark(),
@@ -105,7 +117,7 @@ fn trace_unpark(g: &GRef) {
 /// usual case: one G waking another), its installed context already keeps
 /// the scheduler alive, so no scheduler reference is taken; otherwise one
 /// is held for the call.
-fn ready_owned(g: GRef) {
+fn ready_owned(g: GRef, placement: Placement) {
     let sched: *const Scheduler = Arc::as_ptr(g.sched());
     let ctx = context::current();
     // SAFETY: a non-null context points at this thread's live
@@ -117,12 +129,12 @@ fn ready_owned(g: GRef) {
         // installed for this whole call, which cannot switch. So `sched` is
         // valid after `g` moves into the queue, and the context's P (null
         // or the one this M holds) is this thread's P of that runtime.
-        unsafe { (*sched).ready_on(g, context::claim_local_p(sched)) }
+        unsafe { (*sched).ready_on(g, context::claim_local_p(sched), placement) }
     } else {
         // Not an M of g's runtime, so there is no local P to use.
         let sched = g.sched().clone();
         // SAFETY: an empty claim is always allowed.
-        unsafe { sched.ready_on(g, context::LocalP::NONE) }
+        unsafe { sched.ready_on(g, context::LocalP::NONE, placement) }
     }
 }
 

@@ -91,6 +91,22 @@ pub(crate) struct Scheduler {
     pub(crate) locked_ms: super::os_thread_lock::LockedMs,
 }
 
+/// Where a G made runnable on this thread's P goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Placement {
+    /// `runnext`: it runs as soon as the current G switches out. For a new
+    /// G and for most wakes: the waker is usually about to wait for the
+    /// woken G's answer (a channel ping-pong), which this keeps on one core.
+    Next,
+    /// The local queue's tail, behind the Gs already queued. For the wake
+    /// of a joiner by a finishing G: the finishing G will not wait for an
+    /// answer, and a joiner of many Gs (spawn N, join them in order) that
+    /// ran at once would only park again on the next one still queued —
+    /// a park, a wake and two switches per G. Queued last, it finds them
+    /// finished. (tokio's current_thread queues every wake this way.)
+    Last,
+}
+
 impl Scheduler {
     pub(crate) fn new(config: Config) -> std::io::Result<Arc<Scheduler>> {
         super::overflow::install_handler();
@@ -246,7 +262,7 @@ impl Scheduler {
             return (handle, task);
         }
         // SAFETY: `p` was claimed for this runtime.
-        unsafe { self.ready_on(queued, p) };
+        unsafe { self.ready_on(queued, p, Placement::Next) };
         (handle, task)
     }
 
@@ -306,7 +322,7 @@ impl Scheduler {
     /// this thread is one of our Ms holding a P, else the global queue.
     pub(crate) fn ready(&self, g: GRef) {
         // SAFETY: `local_p` claims this thread's own P of this runtime.
-        unsafe { self.ready_on(g, local_p(self)) }
+        unsafe { self.ready_on(g, local_p(self), Placement::Next) }
     }
 
     /// [`ready`](Self::ready) for a caller that already looked up this
@@ -319,7 +335,7 @@ impl Scheduler {
     /// (`context::claim_local_p`) by the calling thread, which does not
     /// switch during the call.
     #[inline]
-    pub(crate) unsafe fn ready_on(&self, g: GRef, p: context::LocalP) {
+    pub(crate) unsafe fn ready_on(&self, g: GRef, p: context::LocalP, placement: Placement) {
         if self.is_shutdown() {
             // A started G is still in the registry and is unwound by
             // `shutdown`; a new one was settled by `spawn`. Dropping it may
@@ -335,10 +351,10 @@ impl Scheduler {
             // SAFETY: per the contract, `raw` is this thread's own P,
             // claimed while `p` lives.
             unsafe {
-                if self.ps.len() == 1 {
-                    (*raw).push_next_sole(g)
-                } else {
-                    (*raw).push_next(g)
+                match placement {
+                    Placement::Last => (*raw).push_local(g),
+                    Placement::Next if self.ps.len() == 1 => (*raw).push_next_sole(g),
+                    Placement::Next => (*raw).push_next(g),
                 }
             };
         }
