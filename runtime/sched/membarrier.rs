@@ -24,8 +24,17 @@
 //! The expedited command works only after the process registered for it
 //! (`MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED`, once). Where registration
 //! fails (not Linux, a kernel before 4.14, a seccomp filter) both sides use
-//! `fence(SeqCst)`. The choice is made once per process, before any side
-//! fences, so the two sides never disagree on it.
+//! `fence(SeqCst)`.
+//!
+//! Registering is slow: about 11 ms on this project's Linux 6.18 VM (the
+//! kernel waits for a grace period). So the hot side never waits for it:
+//! until the mode is decided, [`light`] is a full `fence(SeqCst)`, which is
+//! correct against either kind of [`heavy`]. Only the rare side decides
+//! ([`prepare`], called by sysmon when it starts, off every M): [`heavy`]
+//! waits for the decision and so is a `membarrier` whenever any `light`
+//! may have been only a compiler fence. Waiting on the hot side instead
+//! made the first runtime call of a process look like an 11 ms hog to
+//! sysmon, which preempted it (found by `tests/lock_os_thread.rs`).
 
 use std::sync::atomic::{compiler_fence, fence, AtomicU8, Ordering};
 use std::sync::Once;
@@ -44,14 +53,21 @@ static CHOOSE: Once = Once::new();
 /// later loads against any [`heavy`].
 #[inline(always)]
 pub(crate) fn light() {
-    match MODE.load(Ordering::Relaxed) {
-        ASYMMETRIC => compiler_fence(Ordering::SeqCst),
-        SYMMETRIC => fence(Ordering::SeqCst),
-        _ => {
-            choose();
-            light();
-        }
+    // Relaxed: `ASYMMETRIC` is stored only after registration returned, so
+    // a thread that reads it runs after the kernel counts the process as
+    // registered; anything else (undecided, or no membarrier) fences fully.
+    if MODE.load(Ordering::Relaxed) == ASYMMETRIC {
+        compiler_fence(Ordering::SeqCst);
+    } else {
+        fence(Ordering::SeqCst);
     }
+}
+
+/// Decides the mode now (registering for membarrier where it can), off the
+/// hot path: sysmon calls this when it starts. [`heavy`] decides too if
+/// nobody did.
+pub(crate) fn prepare() {
+    choose();
 }
 
 /// The fence of the rare side: orders this thread's earlier stores before
@@ -88,7 +104,7 @@ fn mode() -> u8 {
 
 /// Registers for the expedited membarrier, once per process.
 #[cold]
-pub(crate) fn choose() {
+fn choose() {
     CHOOSE.call_once(|| {
         let mode = if register() { ASYMMETRIC } else { SYMMETRIC };
         MODE.store(mode, Ordering::Relaxed);

@@ -209,6 +209,9 @@ impl Sysmon {
     }
 
     fn run(mut self) {
+        // The lend word's rare-side fence may need a slow registration
+        // first: pay it here, not on an M (`membarrier.rs`).
+        super::membarrier::prepare();
         let mut delay = MIN_DELAY;
         let mut quiet = 0u32;
         let mut idle_rounds = 0u32;
