@@ -26,7 +26,7 @@ pub(crate) enum OsThreadState {
 
 /// The calling thread's key: its kernel thread id on Linux (what
 /// `/proc/self/task/` is named by), a process-wide counter elsewhere. Never
-/// 0, and distinct among live threads (the lend word relies on both).
+/// 0, and distinct among live threads (sysmon names an M's thread by it).
 pub(crate) fn current_key() -> u64 {
     #[cfg(target_os = "linux")]
     {
