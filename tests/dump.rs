@@ -5,10 +5,11 @@
 mod common;
 
 use std::process::Command;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use common::Watchdog;
+use common::{rt_test, Watchdog};
 use greenrt::sync as channel;
 use greenrt::{Runtime, WaitReason};
 
@@ -208,3 +209,86 @@ fn sigquit_prints_a_dump_and_does_not_kill() {
         "{stderr}"
     );
 }
+
+/// A green thread blocked in a call nobody wrapped in `greenrt::syscall`
+/// loses its P to the work queued behind it (sysmon's retake, issue 17 item
+/// 1). The dump must then show it as blocked, not as running on a P it no
+/// longer has, and must still list it after that P has started another
+/// green thread: a G that never switched out is named only by its P's
+/// running record, which the next G to start on the P overwrites.
+fn dump_shows_a_blocking_call_whose_p_was_retaken(procs: usize) {
+    let _watchdog = Watchdog::new("dump of a retaken blocking call", Duration::from_secs(30));
+    let rt = Runtime::builder()
+        .procs(procs)
+        .hog_report(false)
+        .build()
+        .unwrap();
+    let holding = Arc::new(AtomicUsize::new(0));
+    let release = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let counters_started = Arc::new(AtomicUsize::new(0));
+    let blocker_line = line!() + 6;
+    let (wakers, blockers): (Vec<_>, Vec<_>) = (0..procs)
+        .map(|_| {
+            let (wake, woken) = mpsc::channel::<()>();
+            let (holding, release, stop) = (holding.clone(), release.clone(), stop.clone());
+            let started = counters_started.clone();
+            let blocker = rt.spawn(move || {
+                holding.fetch_add(1, Ordering::SeqCst);
+                // Hold this P (spinning) until every P is held.
+                while !release.load(Ordering::SeqCst) {
+                    std::hint::spin_loop();
+                }
+                // Queued on this P: the work that makes sysmon retake it,
+                // and the fresh G whose start overwrites its record.
+                let counter = greenrt::spawn(move || {
+                    started.fetch_add(1, Ordering::SeqCst);
+                    while !stop.load(Ordering::Relaxed) {
+                        greenrt::yield_now();
+                    }
+                });
+                woken.recv().unwrap(); // unwrapped, on purpose
+                counter
+            });
+            (wake, blocker)
+        })
+        .unzip();
+    wait_until("every P to be held", || {
+        holding.load(Ordering::SeqCst) == procs
+    });
+    release.store(true, Ordering::SeqCst);
+    wait_until("every blocker's P to be retaken", || {
+        rt.stats().blocking_call_handoffs >= procs as u64
+    });
+    wait_until("the green threads queued behind them to start", || {
+        counters_started.load(Ordering::SeqCst) == procs
+    });
+    let dump = rt.dump();
+    let file = file!();
+    for blocker in &blockers {
+        let id = blocker.thread().id();
+        let entries: Vec<&str> = dump
+            .split("green thread ")
+            .filter(|e| e.starts_with(&format!("{id}:")))
+            .collect();
+        assert_eq!(entries.len(), 1, "blocker {id} listed once:\n{dump}");
+        assert!(
+            entries[0].contains(
+                ": in a blocking call not wrapped in greenrt::syscall (its P retaken) for"
+            ),
+            "blocker {id}:\n{dump}"
+        );
+        assert!(
+            entries[0].contains(&format!("spawned at {file}:{blocker_line}:")),
+            "blocker {id}:\n{dump}"
+        );
+    }
+    stop.store(true, Ordering::Relaxed);
+    for wake in wakers {
+        wake.send(()).unwrap();
+    }
+    for blocker in blockers {
+        blocker.join().unwrap().join().unwrap();
+    }
+}
+rt_test!(dump_shows_a_blocking_call_whose_p_was_retaken);

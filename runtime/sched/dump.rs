@@ -24,10 +24,14 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::panic::Location;
+use std::ptr::NonNull;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use super::g_ref::GRef;
 use super::g_status::{precise_now_us, Phase};
+use super::green_thread::GreenThread;
+use super::processor::ProcessorShared;
 use super::scheduler::Scheduler;
 use super::wait_reason::WaitReason;
 
@@ -42,6 +46,8 @@ pub(crate) enum GState {
     Parked(WaitReason),
     /// Inside `greenrt::syscall`.
     Syscall,
+    /// In an unwrapped blocking call whose P sysmon retook.
+    BlockingCall,
 }
 
 /// One G of a [`Snapshot`].
@@ -78,6 +84,7 @@ impl Scheduler {
                 match phase {
                     Phase::Running => GState::Running(Some(p)),
                     Phase::Syscall => GState::Syscall,
+                    Phase::BlockingCall => GState::BlockingCall,
                     // Woken, or yielded: queued.
                     Phase::Parked | Phase::Runnable => GState::Runnable,
                 }
@@ -131,6 +138,36 @@ impl Scheduler {
     pub(crate) fn dump(&self) -> String {
         self.snapshot().to_string()
     }
+
+    /// Records, for dumps, that `g` has left the P of `shared` without
+    /// switching out: into a wrapped syscall (`phase` `Syscall`), or into an
+    /// unwrapped blocking call whose P sysmon retakes (`BlockingCall`).
+    /// Without a P the G is on no P's running record, so it must be in the
+    /// registry; the record is cleared before the P can reach another M,
+    /// which writes its own.
+    ///
+    /// # Safety
+    /// The caller owns `g` and the P of `shared` for the call: `g`'s M on
+    /// its way into the syscall, or sysmon inside a retake's decision
+    /// (`LendSlot::retake`), while `g`'s thread is held out of both.
+    pub(crate) unsafe fn note_left_p(
+        &self,
+        g: NonNull<GreenThread>,
+        shared: &ProcessorShared,
+        phase: Phase,
+    ) {
+        debug_assert!(matches!(phase, Phase::Syscall | Phase::BlockingCall));
+        // SAFETY: (caller) `g` is alive and ours, its M still holding its
+        // reference.
+        let g_ref = unsafe { g.as_ref() };
+        if g_ref.registry_slot.get() == usize::MAX {
+            // SAFETY: as above; the new reference is the registry's.
+            let counted = unsafe { GRef::clone_from_ptr(g) };
+            self.registry.insert(&counted);
+        }
+        g_ref.status.set(phase, self.sysmon.clock.now_us());
+        shared.running.clear();
+    }
 }
 
 /// Reads a P's running record between two equal schedule ticks (a few
@@ -162,6 +199,9 @@ impl fmt::Display for GState {
             GState::Runnable => f.write_str("runnable"),
             GState::Parked(reason) => write!(f, "parked ({reason:?})"),
             GState::Syscall => f.write_str("in syscall"),
+            GState::BlockingCall => {
+                f.write_str("in a blocking call not wrapped in greenrt::syscall (its P retaken)")
+            }
         }
     }
 }

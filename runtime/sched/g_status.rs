@@ -40,6 +40,10 @@ pub(crate) enum Phase {
     Parked = 2,
     /// Inside `greenrt::syscall`, without a P.
     Syscall = 3,
+    /// In a blocking call nobody wrapped in `greenrt::syscall`, its P
+    /// retaken by sysmon (`lend.rs`). Stored as `Syscall` with
+    /// [`BLOCKING_CALL`] in the P field, which only `Running` uses.
+    BlockingCall = 4,
 }
 
 const PHASE_SHIFT: u32 = 62;
@@ -47,6 +51,8 @@ const P_SHIFT: u32 = 48;
 const P_MASK: u64 = (1 << (PHASE_SHIFT - P_SHIFT)) - 1;
 /// 48 bits of µs: about 8.9 years of uptime before the stamps wrap.
 const TIME_MASK: u64 = (1 << P_SHIFT) - 1;
+/// The P field of a `Syscall` word that is [`Phase::BlockingCall`].
+const BLOCKING_CALL: u64 = 1;
 
 /// A G's phase and when it began (µs on [`CoarseClock`]).
 pub(crate) struct GStatus(AtomicU64);
@@ -56,7 +62,9 @@ impl GStatus {
         GStatus(AtomicU64::new(pack(Phase::Runnable, now_us)))
     }
 
-    /// Records a change of phase. Only the G's owner (its M) writes.
+    /// Records a change of phase. Only the G's owner writes: its M, or
+    /// sysmon while it retakes the P of the G's unwrapped blocking call
+    /// (the G's thread is held out of its P meanwhile, `lend.rs`).
     #[inline]
     pub(crate) fn set(&self, phase: Phase, now_us: u64) {
         self.0.store(pack(phase, now_us), Ordering::Relaxed);
@@ -76,14 +84,25 @@ impl GStatus {
             0 => Phase::Runnable,
             1 => Phase::Running,
             2 => Phase::Parked,
+            _ if (v >> P_SHIFT) & P_MASK == BLOCKING_CALL => Phase::BlockingCall,
             _ => Phase::Syscall,
         };
-        (phase, ((v >> P_SHIFT) & P_MASK) as usize, v & TIME_MASK)
+        let p = match phase {
+            Phase::Running => ((v >> P_SHIFT) & P_MASK) as usize,
+            _ => 0,
+        };
+        (phase, p, v & TIME_MASK)
     }
 }
 
 fn pack(phase: Phase, now_us: u64) -> u64 {
-    ((phase as u64) << PHASE_SHIFT) | (now_us & TIME_MASK)
+    let bits = match phase {
+        Phase::BlockingCall => {
+            ((Phase::Syscall as u64) << PHASE_SHIFT) | (BLOCKING_CALL << P_SHIFT)
+        }
+        _ => (phase as u64) << PHASE_SHIFT,
+    };
+    bits | (now_us & TIME_MASK)
 }
 
 /// A clock that costs one relaxed load to read, refreshed by sysmon.
@@ -179,7 +198,13 @@ mod tests {
     fn phase_and_time_round_trip() {
         let s = GStatus::new(5);
         assert_eq!(s.get(), (Phase::Runnable, 0, 5));
-        for phase in [Phase::Parked, Phase::Syscall, Phase::Runnable] {
+        for phase in [
+            Phase::Parked,
+            Phase::Syscall,
+            Phase::BlockingCall,
+            Phase::Syscall,
+            Phase::Runnable,
+        ] {
             s.set(phase, 1234567);
             assert_eq!(s.get(), (phase, 0, 1234567));
         }

@@ -345,9 +345,18 @@ impl<P, G> LendSlot<P, G> {
     }
 
     /// sysmon: takes the P lent to `who`, if that thread is still in user
-    /// code. `Some`: the caller owns the P now.
-    pub(crate) fn retake(&self, who: &LendState) -> Option<Box<P>> {
+    /// code. `Some`: the caller owns the P now. `with_g` runs first on the
+    /// G the P was lent to, as its owner: the G's thread cannot use its P,
+    /// switch or finish until the decision ends (its `claim` and `reclaim`
+    /// wait). It must be short and must not block.
+    pub(crate) fn retake(&self, who: &LendState, with_g: impl FnOnce(&G)) -> Option<Box<P>> {
         let p = self.decide(who, || {
+            let g = self.g.load(Ordering::Relaxed);
+            // SAFETY: as in `inspect`: the G stored by `lend`, whose M holds
+            // its reference until `reclaim`, which waits for this decision.
+            if let Some(g) = unsafe { g.as_ref() } {
+                with_g(g);
+            }
             self.lendee.store(ptr::null_mut(), Ordering::Relaxed);
             self.p.load(Ordering::Relaxed)
         })?;
@@ -398,12 +407,14 @@ mod tests {
         assert_eq!(slot.claim(me), Claim::Taken);
         assert_eq!(slot.claim(me), Claim::Nested);
         assert!(slot.lent_to().is_none(), "claimed: not retakable");
-        assert!(slot.retake(me).is_none());
+        assert!(slot.retake(me, |_| {}).is_none());
         slot.release(me);
         let who = slot.lent_to().expect("unclaimed: lent to user code");
         assert!(ptr::eq(who, me));
         assert_eq!(who.key(), 7);
-        let p = slot.retake(who).expect("unclaimed: retakable");
+        let p = slot
+            .retake(who, |_| panic!("this slot was lent with no G"))
+            .expect("unclaimed: retakable");
         assert_eq!(Box::into_raw(p), raw);
         assert_eq!(slot.claim(me), Claim::Lost);
         assert!(!slot.reclaim(me));
@@ -419,7 +430,7 @@ mod tests {
         let (slot, raw) = lent_slot(&old);
         let (old, new) = (old.state(), new.state());
         // sysmon retakes, the P is lent on thread 9, which claims it.
-        let p = slot.retake(slot.lent_to().unwrap()).unwrap();
+        let p = slot.retake(slot.lent_to().unwrap(), |_| {}).unwrap();
         slot.lend(new, Box::into_raw(p), ptr::null());
         assert_eq!(slot.claim(new), Claim::Taken);
         // Thread 7 wakes: it lost the P, and its stores change nothing of
@@ -444,7 +455,7 @@ mod tests {
         assert!(slot.reclaim(me));
         // Not lent any more: the old answer retakes nothing.
         assert!(slot.lent_to().is_none());
-        assert!(slot.retake(stale).is_none());
+        assert!(slot.retake(stale, |_| {}).is_none());
         assert!(slot.inspect(stale, |_| ()).is_none());
         // SAFETY: reclaimed: the box is ours.
         drop(unsafe { Box::from_raw(raw) });
@@ -456,7 +467,7 @@ mod tests {
         let (slot, raw) = lent_slot(&first);
         let state = first.state();
         // The M exits with its P retaken (its thread never reclaimed).
-        let p = slot.retake(slot.lent_to().unwrap()).unwrap();
+        let p = slot.retake(slot.lent_to().unwrap(), |_| {}).unwrap();
         drop(first);
         let mut taken: Vec<Lendee> = (0..64).map(|k| Lendee::take(100 + k)).collect();
         let reused = taken
@@ -511,7 +522,7 @@ mod tests {
             lent.wait();
             let p = loop {
                 if let Some(who) = slot.lent_to() {
-                    if let Some(p) = slot.retake(who) {
+                    if let Some(p) = slot.retake(who, |_| {}) {
                         break p;
                     }
                 }
@@ -549,10 +560,14 @@ mod loom_model {
     }
 
     struct G {
-        /// What sysmon reads while inspecting, and the M writes once the
-        /// G has switched out.
+        /// What sysmon reads while inspecting, sysmon adds [`RETAKE_MARK`]
+        /// to when it retakes, and the M adds 1 to once the G has switched
+        /// out.
         state: UnsafeCell<usize>,
     }
+
+    /// What a retake adds to the G's state.
+    const RETAKE_MARK: usize = 10;
 
     fn use_p(p: &P) -> usize {
         // SAFETY: only the P's owner touches it; loom checks the order.
@@ -591,7 +606,9 @@ mod loom_model {
             // SAFETY: `inspect` holds the G's M off `reclaim`; loom checks it.
             let _ = slot.inspect(who, |g| g.state.with(|s| unsafe { *s }));
         }
-        let p = slot.retake(who)?;
+        // As the runtime's retake writes the G's dump status: as its owner.
+        // SAFETY: the G's M cannot pass `reclaim` meanwhile; loom checks it.
+        let p = slot.retake(who, |g| g.state.with_mut(|s| unsafe { *s += RETAKE_MARK }))?;
         assert!(use_p(&p) >= 2, "the previous owner's use is not visible");
         Some(p)
     }
@@ -632,6 +649,9 @@ mod loom_model {
             let sysmon_owns = sysmon.join().unwrap();
             assert!(m_owns != sysmon_owns, "the P has two owners or none");
             assert!(slot.lent_to().is_none(), "not lent any more");
+            let written = if sysmon_owns { RETAKE_MARK } else { 0 };
+            // SAFETY: both threads are done with the G.
+            assert_eq!(g.state.with(|s| unsafe { *s }), 2 + written);
         });
     }
 

@@ -17,7 +17,6 @@ use std::ptr::NonNull;
 use std::sync::atomic::Ordering;
 
 use super::context::{self, MachineContext};
-use super::g_ref::GRef;
 use super::g_status::Phase;
 use super::green_thread::{GreenThread, SwitchRequest};
 use super::lend::Claim;
@@ -70,18 +69,10 @@ impl InSyscall {
         // it is visible in the slot (where its syscall retake may take it).
         shared.lend.end_lend_claimed(ctx_ref.lendee.state());
         ctx_ref.lent.set(std::ptr::null());
-        // Without a P the G is on no P's record: a dump finds it through
-        // the registry. The record is cleared before the P goes into the
-        // slot, where another M may take it and write its own.
-        if g_ref.registry_slot.get() == usize::MAX {
-            // SAFETY: `g` is the running G, kept alive by its M's `GRef`.
-            let counted = unsafe { GRef::clone_from_ptr(g) };
-            sched.registry.insert(&counted);
-        }
-        g_ref
-            .status
-            .set(Phase::Syscall, sched.sysmon.clock.now_us());
-        shared.running.clear();
+        // Before the P goes into the slot, where another M may take it.
+        // SAFETY: `g` is the running G, kept alive by its M's `GRef`, and
+        // this thread holds the P claimed.
+        unsafe { sched.note_left_p(g, shared, Phase::Syscall) };
         if let Some(t) = sched.tracer.as_deref() {
             // SAFETY: `p` is the P lent to this G by its M (context.rs).
             t.syscall_enter(unsafe { (*p).id }, g_ref.id());

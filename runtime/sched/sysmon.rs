@@ -33,6 +33,7 @@
 //! moment would make each idle-to-busy transition pay a futex wake (measured:
 //! ~20% of a one-connection echo server's throughput).
 
+use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -40,7 +41,7 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex};
 
 use super::deadlock::DeadlockWatch;
-use super::g_status::CoarseClock;
+use super::g_status::{CoarseClock, Phase};
 use super::hog::{HogInfo, HogReports, HOG_AFTER_SLICES};
 use super::scheduler::Scheduler;
 use super::thread_state::{self, OsThreadState};
@@ -412,8 +413,13 @@ impl Sysmon {
                 }
                 // Invariant 8 (lent P): winning the lend word makes us the
                 // P's owner; if the G's thread woke and claimed it first,
-                // this fails and the P stays with it.
-                let Some(p) = ps.lend.retake(lendee) else {
+                // this fails and the P stays with it. A dump then shows the
+                // G as blocked without a P, not still running on it.
+                let Some(p) = ps.lend.retake(lendee, |g| {
+                    // SAFETY: inside the retake's decision we own `g` and
+                    // the P (`LendSlot::retake`).
+                    unsafe { sched.note_left_p(NonNull::from(g), ps, Phase::BlockingCall) }
+                }) else {
                     return false;
                 };
                 sched
