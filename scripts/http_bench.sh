@@ -14,6 +14,11 @@
 # server, is the bottleneck, req/s ties and this is the figure that
 # separates the servers), plus greenrt's req/s ratio to each peer.
 #
+# "server %" and "wrk %" are how busy each side kept its core during the
+# run (CPU time / wall time). A wrk near 100% with a server below it means
+# the client set the pace: req/s then shows the client's limit, not the
+# server's, and only CPU per request compares the servers.
+#
 # Usage: scripts/http_bench.sh         (defaults below; override by env)
 #   SECS=10 REPEAT=1 CONNS=256 DEPTH=16 SERVER_CPU=0 CLIENT_CPU=1
 #   SERVERS="greenrt may_minihttp hyper"  TSV=$CARGO_TARGET_DIR/http-bench.tsv
@@ -108,14 +113,22 @@ parse_wrk() {
         }
         # The p99 from scripts/wrk/p99.lua; the "99%" line of wrk only when
         # that is absent, as wrk prints 0.00us there after some runs.
+        BEGIN { client = "client_ticks=0" }
         $1 == "99%" { wrk_p99 = ms($2) }
         $1 == "p99_us:" { p99 = $2 / 1000; have_p99 = 1 }
         $1 == "Requests/sec:" { rps = $2 }
+        $1 ~ /^client_ticks=/ { client = $1 }
         /Non-2xx|Socket errors/ { errors = errors " " $0 }
         END {
             if (!have_p99) p99 = wrk_p99
-            printf "%.0f %.3f%s\n", rps, p99, (errors == "" ? "" : " ERR:" errors) }
+            printf "%.0f %.3f %s%s\n", rps, p99, client, (errors == "" ? "" : " ERR:" errors) }
     '
+}
+
+# The CPU time (user + system, clock ticks) of the children this shell has
+# waited for, i.e. of the wrk run before it in the same subshell.
+waited_children_ticks() {
+    awk '{ sub(/^.*\) /, ""); print "client_ticks=" $14 + $15 }' "/proc/$BASHPID/stat"
 }
 
 run_wrk() { # load
@@ -139,12 +152,20 @@ for round in $(seq 1 "$REPEAT"); do
             # A short warm-up so every server starts from its steady state.
             "${PIN_CLIENT[@]}" wrk -t1 -c"$CONNS" -d1s "http://127.0.0.1:$PORT/plaintext" >/dev/null 2>&1 || true
             cpu0=$(cpu_ticks)
-            line=$(run_wrk "$load" 2>&1 | parse_wrk)
+            start=$(date +%s.%N)
+            line=$({ run_wrk "$load" 2>&1; waited_children_ticks; } | parse_wrk)
             cpu1=$(cpu_ticks)
+            wall=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
             stop_server
-            cpu=$(awk -v t=$((cpu1 - cpu0)) -v hz="$TICK_HZ" -v r="${line%% *}" -v s="$SECS" \
+            read -r rps p99 client rest <<<"$line"
+            client=${client#client_ticks=}
+            line="$rps $p99 ${rest:-}"
+            line="${line% }"
+            cpu=$(awk -v t=$((cpu1 - cpu0)) -v hz="$TICK_HZ" -v r="$rps" -v s="$SECS" \
                 'BEGIN { if (r > 0) printf "%.2f", t / hz * 1e6 / (r * s); else print "-" }')
-            line="$line cpu_us_per_req=$cpu"
+            busy=$(awk -v t=$((cpu1 - cpu0)) -v c="$client" -v hz="$TICK_HZ" -v w="$wall" \
+                'BEGIN { printf "server_busy_pct=%.0f client_busy_pct=%.0f", t / hz / w * 100, c / hz / w * 100 }')
+            line="$line cpu_us_per_req=$cpu $busy"
             echo "$load $s $line" >>"$OUT/all.txt"
             echo "  round $round: $load $s: $line"
         done
@@ -153,25 +174,29 @@ done
 [ -r /proc/pressure/cpu ] && echo "cpu pressure after:  $(head -1 /proc/pressure/cpu)"
 
 # Median over rounds (by req/s), then the table and greenrt's ratios.
-printf 'load\tserver\treq_per_s\tp99_ms\tcpu_us_per_req\n' >"$TSV"
+printf 'load\tserver\treq_per_s\tp99_ms\tcpu_us_per_req\tserver_busy_pct\tclient_busy_pct\n' >"$TSV"
 for load in plain pipelined; do
     for s in $SERVERS; do
         grep "^$load $s " "$OUT/all.txt" | sort -k3,3n | awk -v n="$REPEAT" '
             NR == int((n + 1) / 2) {
-                cpu = "-"
-                for (i = 5; i <= NF; i++) if ($i ~ /^cpu_us_per_req=/) { cpu = $i; sub(/^cpu_us_per_req=/, "", cpu) }
-                printf "%s\t%s\t%s\t%s\t%s\n", $1, $2, $3, $4, cpu
+                cpu = sb = cb = "-"
+                for (i = 5; i <= NF; i++) {
+                    if ($i ~ /^cpu_us_per_req=/) { cpu = $i; sub(/^cpu_us_per_req=/, "", cpu) }
+                    if ($i ~ /^server_busy_pct=/) { sb = $i; sub(/^server_busy_pct=/, "", sb) }
+                    if ($i ~ /^client_busy_pct=/) { cb = $i; sub(/^client_busy_pct=/, "", cb) }
+                }
+                printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", $1, $2, $3, $4, cpu, sb, cb
             }' >>"$TSV"
     done
 done
 echo
-printf '%-10s %-13s %12s %10s %16s %14s\n' load server "req/s" "p99 ms" "CPU us/request" "greenrt/this"
-awk -F'\t' 'NR > 1 { rps[$1, $2] = $3; p99[$1, $2] = $4; cpu[$1, $2] = $5; order[++n] = $1 SUBSEP $2 }
+printf '%-10s %-13s %12s %10s %16s %9s %6s %14s\n' load server "req/s" "p99 ms" "CPU us/request" "server %" "wrk %" "greenrt/this"
+awk -F'\t' 'NR > 1 { rps[$1, $2] = $3; p99[$1, $2] = $4; cpu[$1, $2] = $5; sb[$1, $2] = $6; cb[$1, $2] = $7; order[++n] = $1 SUBSEP $2 }
     END {
         for (i = 1; i <= n; i++) {
             split(order[i], k, SUBSEP)
             ratio = (rps[k[1], "greenrt"] != "" && rps[order[i]] > 0) ? sprintf("%.2fx", rps[k[1], "greenrt"] / rps[order[i]]) : "-"
-            printf "%-10s %-13s %12d %10.2f %16s %14s\n", k[1], k[2], rps[order[i]], p99[order[i]], cpu[order[i]], ratio
+            printf "%-10s %-13s %12d %10.2f %16s %9s %6s %14s\n", k[1], k[2], rps[order[i]], p99[order[i]], cpu[order[i]], sb[order[i]], cb[order[i]], ratio
         }
     }' "$TSV"
 echo "(medians in $TSV)"
