@@ -1,8 +1,8 @@
-//! Select fairness in three shapes (issue 16 item 4): over `after()`
-//! channels that have all fired, with `Select::ready()`, and with the same
-//! channel in several arms. Over 10 000 rounds every ready operation must
-//! be chosen at least half its fair share. From an OS thread and from a
-//! green thread.
+//! Select fairness (issue 16 item 4): over `after()` channels that have all
+//! fired, over `at()` channels that fire while the select waits, with
+//! `Select::ready()`, and with the same channel in several arms. Every
+//! ready operation must be chosen at least half its fair share. From an OS
+//! thread and from green threads at procs 1, 2 and 4.
 
 mod common;
 
@@ -14,18 +14,19 @@ use greenrt::sync::{after, at, unbounded, Select};
 
 const ROUNDS: usize = 10_000;
 
-/// Fails unless every count is at least half of `ROUNDS / counts.len()`.
+/// Rounds of the shape that waits for timers: each waits for one to run
+/// (about a millisecond), and at 2 000 rounds an operation's fair share is
+/// 500 ± 20, far from the floor of 250.
+const WAITING_ROUNDS: usize = 2_000;
+
+/// Fails unless every count is at least half its fair share of the rounds.
 fn assert_fair(what: &str, counts: &[usize]) {
-    let floor = ROUNDS / counts.len() / 2;
-    assert_eq!(
-        counts.iter().sum::<usize>(),
-        ROUNDS,
-        "{what}: one choice a round"
-    );
+    let rounds = counts.iter().sum::<usize>();
+    let floor = rounds / counts.len() / 2;
     for (i, &c) in counts.iter().enumerate() {
         assert!(
             c >= floor,
-            "{what}: operation {i} chosen {c} times of {ROUNDS}: {counts:?}"
+            "{what}: operation {i} chosen {c} times of {rounds}: {counts:?}"
         );
     }
 }
@@ -47,20 +48,19 @@ fn fired_after_channels() {
         };
         counts[i] += 1;
     }
+    assert_eq!(counts.iter().sum::<usize>(), ROUNDS);
     assert_fair("fired after() channels", &counts);
 }
 
 /// The same, with the select already waiting when the timers (all due at
-/// one instant) fire: whichever fires first must not always win — the
-/// select starts over, and by the time it runs again the others have fired
-/// too. That holds when the select runs on the OS thread that fires the
-/// timers, or on a plain OS thread woken through the OS; with more than
-/// one processor a green select can run again on another one before the
-/// rest have fired (then choosing the only ready one is right), so this
-/// shape runs at procs 1 only (see issue 16 item 4's status).
+/// one instant) fire: whichever timer runs first must not always win. The
+/// select starts over when the first one wakes it, and the others are
+/// ready by the clock even if their timers have not run yet (on another P,
+/// or later on this one). Before timer channels were ready by the clock,
+/// the first timer won 8 957 of 10 000 rounds at procs 2.
 fn after_channels_firing_while_waiting() {
     let mut counts = [0usize; 4];
-    for _ in 0..ROUNDS {
+    for _ in 0..WAITING_ROUNDS {
         let when = Instant::now() + Duration::from_micros(50);
         let (a, b, c, d) = (at(when), at(when), at(when), at(when));
         let i = select! {
@@ -71,6 +71,7 @@ fn after_channels_firing_while_waiting() {
         };
         counts[i] += 1;
     }
+    assert_eq!(counts.iter().sum::<usize>(), WAITING_ROUNDS);
     assert_fair("after() channels firing while waiting", &counts);
 }
 
@@ -88,6 +89,7 @@ fn select_ready() {
         // `ready` performs nothing: every channel stays ready.
         counts[sel.ready()] += 1;
     }
+    assert_eq!(counts.iter().sum::<usize>(), ROUNDS);
     assert_fair("Select::ready", &counts);
 }
 
@@ -111,6 +113,7 @@ fn same_channel_in_several_arms() {
         };
         counts[i] += 1;
     }
+    assert_eq!(counts.iter().sum::<usize>(), ROUNDS);
     assert_fair("the same channel in several arms", &counts);
 }
 
@@ -124,9 +127,9 @@ fn fair_from_an_os_thread() {
 
 #[test]
 fn fair_from_green_threads() {
-    runtime(1).block_on(after_channels_firing_while_waiting);
     for procs in PROCS {
         runtime(procs).block_on(|| {
+            after_channels_firing_while_waiting();
             fired_after_channels();
             select_ready();
             same_channel_in_several_arms();

@@ -25,9 +25,13 @@
 //! `entry.rs` (waiting operations — plain ones on their owner's stack — and
 //! direct hand-off), `chan/big.rs` (the boxed path of big messages),
 //! `lock.rs` (the state's spinlock), `token.rs` (the two-phase operations
-//! of `select`), `timer.rs` (timer channels).
+//! of `select`), `timer.rs` (timer channels: `clock_source.rs`, why they are
+//! ready by the clock; `alarm.rs` for `at`/`after`, `ticker.rs` for
+//! `tick`).
 
+mod alarm;
 mod chan;
+mod clock_source;
 mod entry;
 mod error;
 mod lock;
@@ -43,11 +47,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub(crate) use chan::{is_big, Chan, Queued, Side};
+use clock_source::ClockSource;
 pub use error::{
     ReadyTimeoutError, RecvError, RecvTimeoutError, SelectTimeoutError, SendError,
     SendTimeoutError, TryReadyError, TryRecvError, TrySelectError, TrySendError,
 };
-use ticker::TickSource;
 pub use timer::{after, at, tick};
 pub(crate) use token::Selected;
 
@@ -250,9 +254,9 @@ enum Flavor<T> {
     Chan(Arc<Chan<T>>),
     /// `never()`: no state at all, so it can be a `const fn`.
     Never(PhantomData<fn() -> T>),
-    /// `tick()`: a channel whose receives drive its schedule
-    /// (`ticker.rs`).
-    Tick(Arc<dyn TickSource<T>>),
+    /// `at()`, `after()` and `tick()`: a channel a timer fills, ready by
+    /// the clock (`clock_source.rs`).
+    Clock(Arc<dyn ClockSource<T>>),
 }
 
 /// The receiving half of a channel. Clone it for more consumers (each
@@ -272,24 +276,33 @@ impl<T> Receiver<T> {
         }
     }
 
-    /// A tick channel's receiver.
-    pub(crate) fn from_tick(ticker: Arc<dyn TickSource<T>>) -> Self {
+    /// A clock channel's receiver (`at`, `after`, `tick`).
+    pub(crate) fn from_clock(source: Arc<dyn ClockSource<T>>) -> Self {
         Receiver {
-            flavor: Flavor::Tick(ticker),
+            flavor: Flavor::Clock(source),
         }
     }
 
-    /// For a tick channel, the moment a select's receive began (read only
-    /// for tick channels: no clock read otherwise).
-    pub(crate) fn tick_started(&self) -> Option<Instant> {
-        matches!(self.flavor, Flavor::Tick(_)).then(Instant::now)
+    /// For a clock channel, the moment a select's receive began (read only
+    /// for clock channels: no clock read otherwise).
+    pub(crate) fn clock_receive_started(&self) -> Option<Instant> {
+        matches!(self.flavor, Flavor::Clock(_)).then(Instant::now)
     }
 
     /// A select's receive that began at `since` (from
-    /// [`tick_started`](Self::tick_started)) completed with `got`.
-    pub(crate) fn tick_taken(&self, since: Option<Instant>, got: &Result<T, RecvError>) {
-        if let (Flavor::Tick(t), Some(since), Ok(m)) = (&self.flavor, since, got) {
+    /// [`clock_receive_started`](Self::clock_receive_started)) completed
+    /// with `got`.
+    pub(crate) fn clock_receive_taken(&self, since: Option<Instant>, got: &Result<T, RecvError>) {
+        if let (Flavor::Clock(t), Some(since), Ok(m)) = (&self.flavor, since, got) {
             t.taken(m, since);
+        }
+    }
+
+    /// For a clock channel, puts a message that is due by the clock into
+    /// its channel before a select looks at it (`clock_source.rs`).
+    pub(crate) fn deliver_due(&self) {
+        if let Flavor::Clock(t) = &self.flavor {
+            t.deliver_due(Instant::now());
         }
     }
 
@@ -298,7 +311,7 @@ impl<T> Receiver<T> {
         match &self.flavor {
             Flavor::Chan(c) => Some(c),
             Flavor::Never(_) => None,
-            Flavor::Tick(t) => Some(t.chan()),
+            Flavor::Clock(t) => Some(t.chan()),
         }
     }
 
@@ -310,15 +323,16 @@ impl<T> Receiver<T> {
             Flavor::Chan(c) if is_big::<T>() => c.try_recv_boxed().map(|m| *m),
             Flavor::Chan(c) => c.try_recv(),
             Flavor::Never(_) => Err(TryRecvError::Empty),
-            Flavor::Tick(_) if is_big::<T>() => unreachable!("a tick carries an Instant"),
-            Flavor::Tick(t) => {
+            Flavor::Clock(_) if is_big::<T>() => unreachable!("a clock channel carries an Instant"),
+            Flavor::Clock(t) => {
                 let now = Instant::now();
+                t.deliver_due(now);
                 match t.chan().try_recv() {
                     Ok(m) => {
                         t.taken(&m, now);
                         Ok(m)
                     }
-                    Err(_) => t.take_due(now, None).ok_or(TryRecvError::Empty),
+                    Err(_) => Err(TryRecvError::Empty),
                 }
             }
         }
@@ -338,8 +352,8 @@ impl<T> Receiver<T> {
             // Not through `never_recv`: its result, never produced, would
             // still take a message-sized slot in the caller's frame.
             Flavor::Never(_) => never_forever(),
-            Flavor::Tick(_) if is_big::<T>() => unreachable!("a tick carries an Instant"),
-            Flavor::Tick(_) => self.recv_until(None).map_err(|_| RecvError),
+            Flavor::Clock(_) if is_big::<T>() => unreachable!("a clock channel carries an Instant"),
+            Flavor::Clock(_) => self.recv_until(None).map_err(|_| RecvError),
         }
     }
 
@@ -359,9 +373,10 @@ impl<T> Receiver<T> {
             Flavor::Chan(c) => c.recv_timed(deadline),
             Flavor::Never(_) => never_recv(deadline),
             // Dead for big messages, so it adds no message-sized slot.
-            Flavor::Tick(_) if is_big::<T>() => unreachable!("a tick carries an Instant"),
-            Flavor::Tick(t) => {
+            Flavor::Clock(_) if is_big::<T>() => unreachable!("a clock channel carries an Instant"),
+            Flavor::Clock(t) => {
                 let since = Instant::now();
+                t.deliver_due(since);
                 match t.chan().recv_timed(deadline) {
                     Ok(m) => {
                         t.taken(&m, since);
@@ -385,7 +400,7 @@ impl<T> Receiver<T> {
             Flavor::Chan(c) => c.is_full(),
             Flavor::Never(_) => true,
             // Like crossbeam: full exactly when not empty.
-            Flavor::Tick(t) => t.is_due(),
+            Flavor::Clock(t) => t.is_due(),
         }
     }
 
@@ -394,7 +409,7 @@ impl<T> Receiver<T> {
         match &self.flavor {
             Flavor::Chan(c) => c.len(),
             Flavor::Never(_) => 0,
-            Flavor::Tick(t) => usize::from(t.is_due()),
+            Flavor::Clock(t) => usize::from(t.is_due()),
         }
     }
 
@@ -403,7 +418,7 @@ impl<T> Receiver<T> {
         match &self.flavor {
             Flavor::Chan(c) => c.capacity(),
             Flavor::Never(_) => Some(0),
-            Flavor::Tick(_) => Some(1),
+            Flavor::Clock(_) => Some(1),
         }
     }
 
@@ -423,7 +438,7 @@ impl<T> Receiver<T> {
     pub fn same_channel(&self, other: &Receiver<T>) -> bool {
         match (&self.flavor, &other.flavor) {
             (Flavor::Chan(a), Flavor::Chan(b)) => Arc::ptr_eq(a, b),
-            (Flavor::Tick(a), Flavor::Tick(b)) => Arc::ptr_eq(a.chan(), b.chan()),
+            (Flavor::Clock(a), Flavor::Clock(b)) => Arc::ptr_eq(a.chan(), b.chan()),
             (Flavor::Never(_), Flavor::Never(_)) => true,
             _ => false,
         }
@@ -438,10 +453,10 @@ impl<T> Clone for Receiver<T> {
                 Receiver::from_chan(c.clone())
             }
             Flavor::Never(_) => never(),
-            Flavor::Tick(t) => {
+            Flavor::Clock(t) => {
                 t.chan().add_receiver();
                 Receiver {
-                    flavor: Flavor::Tick(t.clone()),
+                    flavor: Flavor::Clock(t.clone()),
                 }
             }
         }
@@ -452,7 +467,7 @@ impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
         match &self.flavor {
             Flavor::Chan(c) => c.drop_receiver(),
-            Flavor::Tick(t) => t.chan().drop_receiver(),
+            Flavor::Clock(t) => t.chan().drop_receiver(),
             Flavor::Never(_) => {}
         }
     }

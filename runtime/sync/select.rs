@@ -470,9 +470,9 @@ impl<'a> SelectedOperation<'a> {
         if crate::sync::channel::is_big::<T>() {
             return token.downcast(chan).recv_boxed().map(|m| *m);
         }
-        let since = r.tick_started();
+        let since = r.clock_receive_started();
         let got = token.downcast(chan).recv();
-        r.tick_taken(since, &got);
+        r.clock_receive_taken(since, &got);
         got
     }
 }

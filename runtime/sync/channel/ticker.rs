@@ -22,25 +22,12 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 use super::chan::Chan;
+use super::clock_source::ClockSource;
 use crate::sched::TimerAction;
 use crate::time::add_timer;
 
 /// The shortest period: a zero period would otherwise spin the timer heap.
 const MIN_PERIOD: Duration = Duration::from_micros(1);
-
-/// Receive-side hooks of a tick channel (`Receiver`'s tick flavour). Only
-/// [`Ticker`] implements it; the trait lets a generic `Receiver<T>` hold one.
-pub(crate) trait TickSource<T>: Send + Sync {
-    /// The channel the due tick is put in.
-    fn chan(&self) -> &Arc<Chan<T>>;
-    /// A receive that began at `since` took `msg` from the channel.
-    fn taken(&self, msg: &T, since: Instant);
-    /// A tick that is due by `by` and `now` but not put in the channel yet
-    /// (its timer is late): take it directly.
-    fn take_due(&self, now: Instant, by: Option<Instant>) -> Option<T>;
-    /// Is a tick due (in the channel, or due by the clock)?
-    fn is_due(&self) -> bool;
-}
 
 struct Schedule {
     /// When the next (or pending) tick is due.
@@ -112,9 +99,21 @@ impl Ticker {
     }
 }
 
-impl TickSource<Instant> for Ticker {
+impl ClockSource<Instant> for Ticker {
     fn chan(&self) -> &Arc<Chan<Instant>> {
         &self.chan
+    }
+
+    fn deliver_due(&self, now: Instant) {
+        let mut s = self.schedule.lock();
+        if s.in_channel || now < s.next {
+            return;
+        }
+        // As the tick's timer would (`fire`); that timer, when it runs,
+        // finds the tick in the channel and does nothing.
+        s.in_channel = true;
+        let sent = self.chan.offer(s.next);
+        debug_assert!(sent, "a tick channel holds one tick at most");
     }
 
     fn taken(&self, msg: &Instant, since: Instant) {

@@ -1,24 +1,23 @@
 //! Timer channels — Go's `time.After`/`time.Tick` — driven by the runtime's
 //! timer heap.
 //!
-//! Each is an ordinary bounded(1) channel whose only sender is a timer
-//! callback. That sender is counted but never dropped, so the channel never
-//! disconnects (as in crossbeam). The callback holds only a `Weak`: once the
-//! last receiver is dropped the channel is freed, and a ticker's pending
-//! timer finds nothing to do. A ticker's schedule is driven by its
-//! receives (`ticker.rs`).
+//! Each is a bounded(1) channel filled by a timer callback, or by any
+//! receive that finds its message due by the clock before that timer ran
+//! (`clock_source.rs`). Its sender is counted but never dropped, so the
+//! channel never disconnects (as in crossbeam). The callback holds only a
+//! `Weak`: once the last receiver is dropped the channel is freed, and a
+//! pending timer finds nothing to do. `at`/`after` deliver once
+//! (`alarm.rs`); a ticker's schedule is driven by its receives
+//! (`ticker.rs`).
 //!
 //! Timers belong to the caller's runtime; called from a plain OS thread they
 //! use the default runtime (starting it if needed), like every runtime timer.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::chan::Chan;
+use super::alarm::Alarm;
 use super::ticker::Ticker;
 use super::{never, Receiver};
-use crate::sched::TimerAction;
-use crate::time::add_timer;
 
 /// A receiver that gets one message, the instant `duration` from now, after
 /// `duration`. Go's `time.After`.
@@ -48,19 +47,7 @@ pub fn after(duration: Duration) -> Receiver<Instant> {
 /// A receiver that gets one message, `when`, at `when` (at once if it has
 /// passed). Capacity 1; never disconnects.
 pub fn at(when: Instant) -> Receiver<Instant> {
-    let chan = Chan::new(Some(1));
-    if when <= Instant::now() {
-        let _ = chan.offer(when);
-    } else {
-        let weak = Arc::downgrade(&chan);
-        let fire = move || {
-            if let Some(chan) = weak.upgrade() {
-                let _ = chan.offer(when);
-            }
-        };
-        let _ = add_timer(when, TimerAction::Call(Box::new(fire)));
-    }
-    Receiver::from_chan(chan)
+    Receiver::from_clock(Alarm::start(when))
 }
 
 /// A receiver that gets a message every `duration`: the instant the tick was
@@ -73,7 +60,7 @@ pub fn at(when: Instant) -> Receiver<Instant> {
 /// Stops once every receiver is dropped.
 pub fn tick(duration: Duration) -> Receiver<Instant> {
     match Instant::now().checked_add(duration) {
-        Some(first) => Receiver::from_tick(Ticker::start(first, duration)),
+        Some(first) => Receiver::from_clock(Ticker::start(first, duration)),
         None => never(),
     }
 }

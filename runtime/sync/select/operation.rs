@@ -97,16 +97,21 @@ fn watch<'a, T: 'a>(
     (Some(guard), ready)
 }
 
+// Each step first lets a clock channel (`at`, `after`, `tick`) deliver what
+// the clock says is due, so its readiness does not wait for its timer.
 impl<'a, T: 'a> Operation<'a> for Receiver<T> {
     fn try_select(&'a self) -> Option<ErasedToken<'a>> {
+        self.deliver_due();
         try_select(self.chan()?, Side::Recv)
     }
 
     fn is_ready(&'a self) -> bool {
+        self.deliver_due();
         self.chan().is_some_and(|c| c.is_ready(Side::Recv))
     }
 
     fn register(&'a self, waiter: &Arc<Waiter>, op: usize) -> (Option<Registration<'a>>, bool) {
+        self.deliver_due();
         match self.chan() {
             Some(c) => register(c, Side::Recv, waiter, op),
             None => (None, false),
@@ -114,6 +119,7 @@ impl<'a, T: 'a> Operation<'a> for Receiver<T> {
     }
 
     fn watch(&'a self, waiter: &Arc<Waiter>, op: usize) -> (Option<Watch<'a>>, bool) {
+        self.deliver_due();
         match self.chan() {
             Some(c) => watch(c, Side::Recv, waiter, op),
             None => (None, false),
