@@ -19,11 +19,7 @@ const SLEEP: Duration = Duration::from_millis(500);
 /// sleeper wakes, so the first sleeper to wake would see it at 0.
 fn unwrapped_sleep_lets_queued_green_threads_run(procs: usize) {
     let _dog = Watchdog::new("unwrapped sleep test", Duration::from_secs(30));
-    let rt = greenrt::Runtime::builder()
-        .procs(procs)
-        .hog_report(false)
-        .build()
-        .unwrap();
+    let rt = common::runtime_without_hog_report(procs);
     let count = Arc::new(AtomicU64::new(0));
     let holding = Arc::new(AtomicUsize::new(0));
     let release = Arc::new(AtomicBool::new(false));
@@ -133,11 +129,7 @@ rt_test!(cpu_bound_green_threads_keep_their_processor);
 /// may hang (the watchdog) or panic (an M using a P it lost asserts).
 fn unwrapped_sleeps_mixed_with_runtime_calls(procs: usize) {
     let _dog = Watchdog::new("unwrapped stress", Duration::from_secs(120));
-    let rt = greenrt::Runtime::builder()
-        .procs(procs)
-        .hog_report(false)
-        .build()
-        .unwrap();
+    let rt = common::runtime_without_hog_report(procs);
     let rounds = common::stress(10);
     let workers = 2 * procs;
     let yielders = common::Yielders::start(&rt, procs);

@@ -28,11 +28,7 @@ fn spin_until(mut cond: impl FnMut() -> bool) {
 /// due with their timers still pending.
 fn due_messages_are_ready_before_their_timers_run(procs: usize) {
     let _dog = Watchdog::new("clock channels", Duration::from_secs(30));
-    let rt = greenrt::Runtime::builder()
-        .procs(procs)
-        .hog_report(false)
-        .build()
-        .unwrap();
+    let rt = common::runtime_without_hog_report(procs);
     let holding = Arc::new(AtomicUsize::new(0));
     let release = Arc::new(AtomicBool::new(false));
     let holders: Vec<_> = (1..procs)

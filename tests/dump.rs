@@ -218,11 +218,7 @@ fn sigquit_prints_a_dump_and_does_not_kill() {
 /// running record, which the next G to start on the P overwrites.
 fn dump_shows_a_blocking_call_whose_p_was_retaken(procs: usize) {
     let _watchdog = Watchdog::new("dump of a retaken blocking call", Duration::from_secs(30));
-    let rt = Runtime::builder()
-        .procs(procs)
-        .hog_report(false)
-        .build()
-        .unwrap();
+    let rt = common::runtime_without_hog_report(procs);
     let holding = Arc::new(AtomicUsize::new(0));
     let release = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));

@@ -176,11 +176,7 @@ fn busy_time_grows_with_work_and_not_while_idle() {
 }
 
 fn wrapped_and_unwrapped_blocking_calls_are_counted_apart(procs: usize) {
-    let rt = greenrt::Runtime::builder()
-        .procs(procs)
-        .hog_report(false)
-        .build()
-        .unwrap();
+    let rt = common::runtime_without_hog_report(procs);
     let busy = common::Yielders::start(&rt, procs);
     // Unwrapped first: with yielding green threads queued on every P, a
     // sleeping thread's P is retaken as a blocking call, not a syscall.

@@ -26,6 +26,17 @@ pub fn runtime(procs: usize) -> greenrt::Runtime {
         .expect("runtime builds")
 }
 
+/// A runtime at `procs` that reports no hogs: for tests whose green threads
+/// hold their Ps on purpose (spinning, or in unwrapped blocking calls),
+/// where a report on stderr would only be noise.
+pub fn runtime_without_hog_report(procs: usize) -> greenrt::Runtime {
+    greenrt::Runtime::builder()
+        .procs(procs)
+        .hog_report(false)
+        .build()
+        .expect("runtime builds")
+}
+
 /// Stress multiplier from `GREENRT_STRESS_ITERS` (default 1): CI runs small,
 /// race hunts run `GREENRT_STRESS_ITERS=100 cargo test --release`.
 pub fn stress(base: usize) -> usize {
