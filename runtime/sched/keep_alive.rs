@@ -38,9 +38,9 @@
 use std::cell::Cell;
 use std::mem::ManuallyDrop;
 use std::ops::Deref;
-use std::sync::atomic::{fence, AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use super::loom::atomic::{fence, AtomicUsize, Ordering};
 use super::scheduler::Scheduler;
 
 /// Units a P takes from its scheduler at once; it gives back what it holds
@@ -52,6 +52,19 @@ pub(crate) struct KeepAlive {
     units: AtomicUsize,
 }
 
+/// What the units keep alive: the scheduler, or the loom model's stand-in
+/// (generic only so that the model checks this very code).
+pub(crate) trait KeptAlive {
+    fn keep_alive(&self) -> &KeepAlive;
+}
+
+impl KeptAlive for Scheduler {
+    #[inline]
+    fn keep_alive(&self) -> &KeepAlive {
+        &self.keep_alive
+    }
+}
+
 impl KeepAlive {
     pub(crate) fn new() -> KeepAlive {
         KeepAlive {
@@ -61,11 +74,11 @@ impl KeepAlive {
 
     /// Takes `n` units of `sched`, keeping it alive until they are given
     /// back.
-    pub(crate) fn take(sched: &Arc<Scheduler>, n: usize) {
+    pub(crate) fn take<S: KeptAlive>(sched: &Arc<S>, n: usize) {
         debug_assert!(n > 0);
         // Relaxed: the caller's own `Arc` keeps the scheduler alive here, and
         // whoever gives the last units back acquires every earlier give.
-        if sched.keep_alive.units.fetch_add(n, Ordering::Relaxed) == 0 {
+        if sched.keep_alive().units.fetch_add(n, Ordering::Relaxed) == 0 {
             // SAFETY: `sched` is a live `Arc`; the count added is the
             // scheduler's reference to itself, dropped by the `give` that
             // brings the units back to zero (module docs).
@@ -80,10 +93,10 @@ impl KeepAlive {
     /// units (taken with [`take`](Self::take), or received with a G or a
     /// stash), and gives them up: unless it holds an `Arc` of its own, it
     /// must not touch the scheduler after this call, which may free it.
-    pub(crate) unsafe fn give(sched: *const Scheduler, n: usize) {
+    pub(crate) unsafe fn give<S: KeptAlive>(sched: *const S, n: usize) {
         // SAFETY: the caller's units keep the scheduler alive until the
         // `fetch_sub` below has returned.
-        let units = unsafe { &(*sched).keep_alive.units };
+        let units = unsafe { &(*sched).keep_alive().units };
         // Release: this holder's uses of the scheduler happen before the
         // last give's `Arc` drop, which acquires them (as `Arc` does).
         let before = units.fetch_sub(n, Ordering::Release);
@@ -169,5 +182,84 @@ impl Deref for SchedPtr {
     #[inline]
     fn deref(&self) -> &Arc<Scheduler> {
         &self.0
+    }
+}
+
+/// Model check (`RUSTFLAGS="--cfg loom" cargo test --lib loom`; see
+/// `.ci/run`) of "Why one reference is enough": two holders each take a
+/// unit with an `Arc` of their own, drop that `Arc`, use the object through
+/// their unit alone and give the unit back. The units may leave zero twice
+/// (the second holder takes after the first gave back) or once. In every
+/// interleaving the object must be destroyed exactly once, after both uses:
+/// loom reports a data race if a use is not ordered before the
+/// destructor's access (the give's release and the acquire fence are what
+/// order them), and the count of destructions says the self-reference was
+/// added and dropped in pairs.
+///
+/// The `Arc` is std's, whose own orderings loom does not see; so every
+/// `Arc` but the holders' is gone before they start, and each holder drops
+/// its own while it holds its unit. The destructor then always runs in a
+/// give, where the units' orderings alone must carry the uses to it.
+#[cfg(all(test, loom))]
+mod loom_model {
+    use super::{KeepAlive, KeptAlive};
+    use crate::sched::loom::atomic::{AtomicUsize, Ordering};
+    use crate::sched::loom::UnsafeCell;
+    use std::sync::Arc;
+
+    struct Kept {
+        keep_alive: KeepAlive,
+        /// One per holder, written while it holds its unit, read by the
+        /// destructor.
+        uses: [UnsafeCell<bool>; 2],
+        destroyed: Arc<AtomicUsize>,
+    }
+
+    impl KeptAlive for Kept {
+        fn keep_alive(&self) -> &KeepAlive {
+            &self.keep_alive
+        }
+    }
+
+    impl Drop for Kept {
+        fn drop(&mut self) {
+            for used in &self.uses {
+                // SAFETY: loom checks that no holder's write races this read.
+                assert!(used.with_mut(|u| unsafe { *u }), "destroyed before a use");
+            }
+            self.destroyed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn holder(mine: Arc<Kept>, me: usize) {
+        KeepAlive::take(&mine, 1);
+        let at = Arc::as_ptr(&mine);
+        drop(mine);
+        // SAFETY: the unit keeps the object alive (what the model checks).
+        unsafe { (*at).uses[me].with_mut(|u| *u = true) };
+        // SAFETY: we hold the one unit taken above and give it up.
+        unsafe { KeepAlive::give(at, 1) };
+    }
+
+    #[test]
+    fn loom_keep_alive_units_outlive_every_arc() {
+        loom::model(|| {
+            let destroyed = Arc::new(AtomicUsize::new(0));
+            let kept = Arc::new(Kept {
+                keep_alive: KeepAlive::new(),
+                uses: [UnsafeCell::new(false), UnsafeCell::new(false)],
+                destroyed: destroyed.clone(),
+            });
+            let theirs = [kept.clone(), kept];
+            let threads: Vec<_> = theirs
+                .into_iter()
+                .enumerate()
+                .map(|(me, mine)| loom::thread::spawn(move || holder(mine, me)))
+                .collect();
+            for t in threads {
+                t.join().unwrap();
+            }
+            assert_eq!(destroyed.load(Ordering::Relaxed), 1, "destroyed once");
+        });
     }
 }
