@@ -1,7 +1,7 @@
 //! Filesystem calls that do not stall other green threads.
 //!
 //! Linux has no readiness notification for regular files, so (like Go) each
-//! call here runs the blocking `std::fs` call inside [`crate::syscall`]: a
+//! call here runs the blocking `std::fs` call inside [`crate::syscall()`]: a
 //! quick call costs a few nanoseconds of bookkeeping, and a slow one (a cold
 //! disk, a network filesystem) has its processor handed to another machine so
 //! the other green threads keep running. The API mirrors `std::fs`.

@@ -79,7 +79,7 @@ macro_rules! green_local {
     };
 }
 
-/// A key to a green-local value, declared with [`green_local!`](crate::green_local).
+/// A key to a green-local value, declared with [`green_local!`](macro@crate::green_local).
 ///
 /// Each green thread has its own value, made by the key's initialiser on
 /// first use, kept across parks whichever OS thread the green thread

@@ -19,8 +19,8 @@
 //! OS thread with `std` locks or blocking I/O while other Gs need the P. See
 //! docs/GUIDE.md for the hazards and the tuning knobs. For state per green
 //! thread use [`green_local!`]; to keep a green thread on its OS thread,
-//! [`lock_os_thread`]. [`scope`] runs green threads that borrow from the
-//! caller; [`spawn_builder`] names them and sizes their stacks.
+//! [`lock_os_thread`]. [`scope()`] runs green threads that borrow from the
+//! caller; [`spawn_builder()`] names them and sizes their stacks.
 //!
 //! Architecture: docs/ARCHITECTURE.md; the scheduler's model and invariants
 //! open `runtime/sched/mod.rs`.

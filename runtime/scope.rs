@@ -32,7 +32,7 @@
 //!
 //! # Deviations from `std::thread::scope`
 //! The wait parks only the calling green thread (or blocks a plain OS
-//! thread) and shows as [`WaitReason::Join`](crate::WaitReason::Join).
+//! thread) and shows as [`crate::WaitReason::Join`].
 //! A scoped green thread that the runtime could not start (no stack) or
 //! cancelled at shutdown counts as panicked.
 

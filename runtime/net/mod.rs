@@ -60,7 +60,7 @@
 //!
 //! # Name resolution
 //! Every function taking a `ToSocketAddrs` resolves it like `std`, but runs
-//! the system resolver inside [`crate::syscall`], so a slow DNS lookup hands
+//! the system resolver inside [`crate::syscall()`], so a slow DNS lookup hands
 //! its processor to another OS thread instead of stalling other green
 //! threads. [`to_socket_addrs`] and [`lookup_host`] expose the same lookup.
 //!

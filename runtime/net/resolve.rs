@@ -2,7 +2,7 @@
 //!
 //! `getaddrinfo` blocks its OS thread (DNS over the network, `/etc/hosts`,
 //! NSS modules) and has no readiness interface, so — like Go's cgo resolver —
-//! it runs inside [`crate::syscall`]: a slow lookup hands its processor to
+//! it runs inside [`crate::syscall()`]: a slow lookup hands its processor to
 //! another machine instead of stalling every green thread queued behind it.
 
 use std::io;

@@ -3,7 +3,7 @@
 //! Multi-producer multi-consumer FIFO channels: [`bounded`] (capacity 0 is
 //! a rendezvous, Go's unbuffered `chan`), [`unbounded`] (alias
 //! [`channel`]), the timer channels [`after`], [`at`] and [`tick`], and
-//! [`never`]. Items, signatures and semantics follow crossbeam-channel 0.5,
+//! [`never()`]. Items, signatures and semantics follow crossbeam-channel 0.5,
 //! so moving code onto green threads is a change of import. Blocking calls
 //! park only the calling green thread; from a plain OS thread they block
 //! that thread, and the two kinds of caller can share a channel freely.
@@ -306,7 +306,7 @@ impl<T> Receiver<T> {
         }
     }
 
-    /// The channel, or `None` for [`never`].
+    /// The channel, or `None` for [`never()`].
     pub(crate) fn chan(&self) -> Option<&Arc<Chan<T>>> {
         match &self.flavor {
             Flavor::Chan(c) => Some(c),

@@ -1,4 +1,4 @@
-//! `Condvar`: wait for a condition under a green-aware [`Mutex`].
+//! `Condvar`: wait for a condition under a green-aware [`Mutex`](super::Mutex).
 //!
 //! A waiter queues itself *before* releasing the mutex, so a notification
 //! sent after the release always finds it (no lost wake-up); then it parks

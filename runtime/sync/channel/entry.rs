@@ -11,7 +11,7 @@
 //! more: the claimer popped it, C2, and moved the unparker out before the
 //! publishing store, see `waiter.rs`), or it withdraws — aborts its waiter,
 //! then takes the channel lock and removes the pointer if it is still
-//! queued. After that lock, nobody else can know the slot. [`SlotGuard`]
+//! queued. After that lock, nobody else can know the slot. `SlotGuard` (`chan.rs`)
 //! does this on every exit, including a green thread unwound at shutdown
 //! while parked: a slot never has a claimed-but-unpublished state that the
 //! owner would have to outwait, so no "abandoned" hand-over exists for it.
