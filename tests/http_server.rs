@@ -1,7 +1,8 @@
 //! examples/http_server's connection loop (included from the example with
 //! `#[path]`), driven over loopback: pipelining answered in order, 400 /
-//! 413 / 431 / 501 then close, clients that vanish mid-request, static
-//! files, and 1 000 concurrent keep-alive connections. Every test is
+//! 413 / 431 / 501 then close, clients that vanish mid-request, a client
+//! that never reads its answers, static files, and 1 000 concurrent
+//! keep-alive connections. Every test is
 //! bounded by a watchdog.
 
 mod common;
@@ -287,6 +288,87 @@ fn a_client_that_vanishes_mid_request_leaves_nothing_behind(procs: usize) {
             .load(std::sync::atomic::Ordering::Relaxed),
         0
     );
+}
+
+rt_test!(a_client_that_never_reads_holds_up_only_itself);
+/// A client pipelines requests and never reads the answers. Once its
+/// socket's buffers are full, its green thread waits in its write and stops
+/// reading, so the server holds a bounded amount for it (one read's worth
+/// of requests and their answers) instead of reading and answering without
+/// end; the other clients are answered meanwhile, and when the client goes
+/// away its green thread ends.
+fn a_client_that_never_reads_holds_up_only_itself(procs: usize) {
+    use std::os::fd::AsRawFd;
+    let _w = Watchdog::new("a client that never reads", Duration::from_secs(60));
+    let srv = start(procs, None);
+    let mut hog = TcpStream::connect(srv.addr).unwrap();
+    // A small receive buffer (no autotuning) fills fast.
+    let rcvbuf: libc::c_int = 64 * 1024;
+    // SAFETY: a live socket fd and a c_int option value of the given size.
+    let rc = unsafe {
+        libc::setsockopt(
+            hog.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&rcvbuf as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0, "setsockopt: {}", std::io::Error::last_os_error());
+    hog.set_write_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let batch = b"GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n".repeat(1000);
+    // Far more than the buffers of both sockets hold (megabytes), far less
+    // than a server that never stops reading would take in.
+    const BOUND: usize = 256 << 20;
+    let mut sent = 0usize;
+    loop {
+        match hog.write(&batch) {
+            Ok(n) => sent += n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                break
+            }
+            Err(e) => panic!("writing requests: {e}"),
+        }
+        assert!(
+            sent < BOUND,
+            "the server read {sent} bytes of requests whose answers nobody reads"
+        );
+    }
+    let answered = srv
+        .server
+        .requests
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert!(answered > 0, "some of the requests were answered");
+    // Another client is served as usual meanwhile.
+    let mut other = os_client(srv.addr);
+    other
+        .stream
+        .write_all(b"GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let reply = other.reply(false);
+    assert_eq!(
+        (reply.status, &reply.body[..]),
+        (200, &b"Hello, World!"[..])
+    );
+    eventually("both connections are being served", || {
+        srv.server.live_connections() == 2
+    });
+    // Going away with answers unread resets the connection: the waiting
+    // write fails and the green thread ends.
+    drop(hog);
+    eventually("the never-reading connection's green thread ended", || {
+        srv.server.live_connections() == 1
+    });
+    drop(other);
+    eventually("every connection's green thread ended", || {
+        srv.server.live_connections() == 0
+    });
 }
 
 rt_test!(static_files_under_root);
