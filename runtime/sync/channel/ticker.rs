@@ -78,7 +78,14 @@ impl Ticker {
     /// it was taken another way meanwhile.
     fn fire(&self, generation: u64) {
         let mut s = self.schedule.lock();
-        if s.generation != generation || s.in_channel {
+        if s.generation == generation {
+            self.put_pending(&mut s);
+        }
+    }
+
+    /// Puts the tick due at `s.next` in the channel, unless it is there.
+    fn put_pending(&self, s: &mut Schedule) {
+        if s.in_channel {
             return;
         }
         s.in_channel = true;
@@ -106,14 +113,11 @@ impl ClockSource<Instant> for Ticker {
 
     fn deliver_due(&self, now: Instant) {
         let mut s = self.schedule.lock();
-        if s.in_channel || now < s.next {
-            return;
-        }
         // As the tick's timer would (`fire`); that timer, when it runs,
         // finds the tick in the channel and does nothing.
-        s.in_channel = true;
-        let sent = self.chan.offer(s.next);
-        debug_assert!(sent, "a tick channel holds one tick at most");
+        if now >= s.next {
+            self.put_pending(&mut s);
+        }
     }
 
     fn taken(&self, msg: &Instant, since: Instant) {
