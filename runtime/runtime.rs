@@ -117,7 +117,8 @@ impl Builder {
     }
 
     /// How long a green thread may run before sysmon asks it to yield at its
-    /// next runtime call or `coop::checkpoint`, and the longest a socket
+    /// next checkpoint (`coop::checkpoint`, `yield_now`, `spawn`, and the
+    /// channel operations that never park), and the longest a socket
     /// waits to be polled while every processor is busy. Shorter slices cut
     /// the latency of I/O-bound green threads sharing processors with
     /// CPU-bound ones, at the price of more switches. Accepted: 100 µs to

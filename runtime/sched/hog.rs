@@ -2,8 +2,9 @@
 //! reaching a checkpoint is reported once on stderr.
 //!
 //! greenrt preempts cooperatively: sysmon sets a P's preempt flag after one
-//! time slice, and the running G yields at its next runtime call or
-//! `coop::checkpoint`. A loop that makes neither holds its P for good, and
+//! time slice, and the running G yields at its next checkpoint
+//! (`coop::checkpoint`, `yield_now`, `spawn`, the channel operations that
+//! never park) or park. A loop that reaches neither holds its P for good, and
 //! the Gs queued behind it wait in silence. sysmon sees the P lent to the
 //! same G for a long time; once that G's OS thread has been on a CPU (not
 //! asleep in a blocking call, which `sysmon.rs` handles by retaking the P)

@@ -13,6 +13,17 @@
 //! gone, sends fail and hand the message back (parked senders are woken
 //! with their messages) and buffered messages are dropped.
 //!
+//! **Checkpoints.** Preemption is cooperative (`coop.rs`), and two channel
+//! loops never park: a producer sending into an unbounded channel, and a
+//! polling loop of non-blocking operations that keep failing (`try_recv`,
+//! `try_send`, a `select!` that takes its `default`). At `procs = 1` either
+//! would hold the only processor until it ends — the very green thread it
+//! waits for, or the consumer it feeds, could never run. So those
+//! operations are checkpoints, as `coop::checkpoint()` is: they yield if
+//! the green thread's time slice is over (one load otherwise). Operations
+//! that can park (a send into a bounded channel, `recv`) need none: a loop
+//! of them parks when it gets ahead.
+//!
 //! **Big messages.** A message of any size costs the calling green thread
 //! no more stack than the caller's own copy of it: in an optimised build a
 //! green thread whose stack is the message's size plus 64 KiB can send or
@@ -54,6 +65,16 @@ pub use error::{
 };
 pub use timer::{after, at, tick};
 pub(crate) use token::Selected;
+
+/// A non-blocking operation that failed is a checkpoint (module docs,
+/// "Checkpoints"): a loop of them is a polling loop.
+#[inline]
+pub(crate) fn polled<R, E>(r: Result<R, E>) -> Result<R, E> {
+    if r.is_err() {
+        crate::coop::checkpoint();
+    }
+    r
+}
 
 /// Creates a channel of unbounded capacity: sends never block.
 ///
@@ -146,15 +167,16 @@ impl<T> Sender<T> {
     /// a rendezvous channel: no receiver is waiting), or `Disconnected`.
     pub fn try_send(&self, msg: T) -> Result<(), TrySendError<T>> {
         if is_big::<T>() {
-            return self
-                .chan
-                .try_send_boxed(Box::new(msg))
-                .map_err(|e| match e {
-                    TrySendError::Full(m) => TrySendError::Full(*m),
-                    TrySendError::Disconnected(m) => TrySendError::Disconnected(*m),
-                });
+            return polled(
+                self.chan
+                    .try_send_boxed(Box::new(msg))
+                    .map_err(|e| match e {
+                        TrySendError::Full(m) => TrySendError::Full(*m),
+                        TrySendError::Disconnected(m) => TrySendError::Disconnected(*m),
+                    }),
+            );
         }
-        self.chan.try_send(msg)
+        polled(self.chan.try_send(msg))
     }
 
     /// Sends, parking the green thread (or blocking the OS thread) while the
@@ -163,15 +185,17 @@ impl<T> Sender<T> {
     /// is gone (also while waiting).
     #[inline(always)]
     pub fn send(&self, msg: T) -> Result<(), SendError<T>> {
-        if is_big::<T>() {
-            return self
-                .chan
+        let r = if is_big::<T>() {
+            self.chan
                 .send_boxed(Box::new(msg), None)
-                .map_err(|e| SendError(*e.into_inner()));
-        }
-        self.chan.send(msg, None).map_err(|e| match e {
-            SendTimeoutError::Disconnected(m) | SendTimeoutError::Timeout(m) => SendError(m),
-        })
+                .map_err(|e| SendError(*e.into_inner()))
+        } else {
+            self.chan.send(msg, None).map_err(|e| match e {
+                SendTimeoutError::Disconnected(m) | SendTimeoutError::Timeout(m) => SendError(m),
+            })
+        };
+        self.unbounded_checkpoint();
+        r
     }
 
     /// Like [`send`](Self::send), giving up after `timeout`.
@@ -185,16 +209,27 @@ impl<T> Sender<T> {
     }
 
     fn send_until(&self, msg: T, deadline: Option<Instant>) -> Result<(), SendTimeoutError<T>> {
-        if is_big::<T>() {
-            return self
-                .chan
+        let r = if is_big::<T>() {
+            self.chan
                 .send_boxed(Box::new(msg), deadline)
                 .map_err(|e| match e {
                     SendTimeoutError::Timeout(m) => SendTimeoutError::Timeout(*m),
                     SendTimeoutError::Disconnected(m) => SendTimeoutError::Disconnected(*m),
-                });
+                })
+        } else {
+            self.chan.send_timed(msg, deadline)
+        };
+        self.unbounded_checkpoint();
+        r
+    }
+
+    /// A send into an unbounded channel never parks: it is a checkpoint
+    /// (module docs, "Checkpoints").
+    #[inline]
+    fn unbounded_checkpoint(&self) {
+        if self.chan.capacity().is_none() {
+            crate::coop::checkpoint();
         }
-        self.chan.send_timed(msg, deadline)
     }
 
     /// True if no message is buffered (always true for a rendezvous channel).
@@ -319,6 +354,10 @@ impl<T> Receiver<T> {
     /// channel: no sender is waiting) or `Disconnected` (empty, and every
     /// sender is gone).
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
+        polled(self.try_recv_now())
+    }
+
+    fn try_recv_now(&self) -> Result<T, TryRecvError> {
         match &self.flavor {
             Flavor::Chan(c) if is_big::<T>() => c.try_recv_boxed().map(|m| *m),
             Flavor::Chan(c) => c.try_recv(),

@@ -73,8 +73,8 @@ use erased::ErasedToken;
 use operation::{Operation, Registration};
 
 use super::channel::{
-    ReadyTimeoutError, Receiver, RecvError, SelectTimeoutError, SendError, Sender, TryReadyError,
-    TrySelectError,
+    polled, ReadyTimeoutError, Receiver, RecvError, SelectTimeoutError, SendError, Sender,
+    TryReadyError, TrySelectError,
 };
 use super::random;
 use super::waiter::Waiter;
@@ -334,7 +334,7 @@ impl<'a> Select<'a> {
 
     /// Selects an operation that can proceed now, without waiting.
     pub fn try_select(&mut self) -> Result<SelectedOperation<'a>, TrySelectError> {
-        run(&self.ops, self.biased, Timeout::Now).ok_or(TrySelectError)
+        polled(run(&self.ops, self.biased, Timeout::Now).ok_or(TrySelectError))
     }
 
     /// Waits until an operation can proceed and selects it. With no
@@ -363,7 +363,7 @@ impl<'a> Select<'a> {
     /// It may have stopped being ready by the time you perform it (another
     /// thread got there first): check the result.
     pub fn try_ready(&mut self) -> Result<usize, TryReadyError> {
-        run_ready(&self.ops, self.biased, Timeout::Now).ok_or(TryReadyError)
+        polled(run_ready(&self.ops, self.biased, Timeout::Now).ok_or(TryReadyError))
     }
 
     /// Waits until an operation is ready and returns its index, without
@@ -533,6 +533,12 @@ pub mod __private {
             Mode::NonBlocking => Timeout::Now,
             Mode::Timeout(d) => Timeout::after(d),
         };
-        run(ops, biased, timeout)
+        let selected = run(ops, biased, timeout);
+        if selected.is_none() {
+            // The `default` arm: a loop of these polls (a checkpoint,
+            // `channel.rs`, "Checkpoints").
+            crate::coop::checkpoint();
+        }
+        selected
     }
 }

@@ -1,0 +1,134 @@
+//! Channel loops that never park are checkpoints (`runtime/sync/channel.rs`,
+//! "Checkpoints"): a polling loop of failing non-blocking operations and a
+//! producer sending into an unbounded channel yield once their time slice
+//! is over. At procs 1 they would otherwise hold the only processor while
+//! the green thread they wait for, or the consumer they feed, never runs:
+//! each test below then hangs and its watchdog fails it.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{rt_test, Watchdog};
+use greenrt::select;
+use greenrt::sync::{bounded, unbounded, Select, TryRecvError, TrySendError};
+
+/// A short slice, so that a test waits a millisecond, not ten, for sysmon
+/// to ask the loop to yield.
+fn runtime(procs: usize) -> greenrt::Runtime {
+    greenrt::Runtime::builder()
+        .procs(procs)
+        .time_slice(Duration::from_millis(1))
+        .hog_report(false)
+        .build()
+        .unwrap()
+}
+
+/// Polls with `try_recv` for a message a green thread spawned behind the
+/// poller sends.
+fn a_try_recv_loop_lets_the_sender_run(procs: usize) {
+    let _dog = Watchdog::new("try_recv polling loop", Duration::from_secs(30));
+    let got = runtime(procs).block_on(|| {
+        let (tx, rx) = unbounded::<u32>();
+        let sender = greenrt::spawn(move || tx.send(7).unwrap());
+        let got = loop {
+            match rx.try_recv() {
+                Ok(v) => break v,
+                Err(TryRecvError::Empty) => std::hint::spin_loop(),
+                Err(e) => panic!("{e}"),
+            }
+        };
+        sender.join().unwrap();
+        got
+    });
+    assert_eq!(got, 7);
+}
+rt_test!(a_try_recv_loop_lets_the_sender_run);
+
+/// Polls with `try_send` into a full channel that a green thread spawned
+/// behind the poller drains.
+fn a_try_send_loop_lets_the_receiver_run(procs: usize) {
+    let _dog = Watchdog::new("try_send polling loop", Duration::from_secs(30));
+    runtime(procs).block_on(|| {
+        let (tx, rx) = bounded::<u32>(1);
+        tx.send(1).unwrap();
+        let receiver = greenrt::spawn(move || (rx.recv().unwrap(), rx.recv().unwrap()));
+        let mut msg = 2;
+        loop {
+            match tx.try_send(msg) {
+                Ok(()) => break,
+                Err(TrySendError::Full(m)) => msg = m,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!(receiver.join().unwrap(), (1, 2));
+    });
+}
+rt_test!(a_try_send_loop_lets_the_receiver_run);
+
+/// Polls with `select!` and `default`, and with `Select::try_select`.
+fn select_polling_loops_let_the_sender_run(procs: usize) {
+    let _dog = Watchdog::new("select polling loops", Duration::from_secs(30));
+    runtime(procs).block_on(|| {
+        let (tx, rx) = unbounded::<u32>();
+        let (_tx2, rx2) = unbounded::<u32>();
+        let sender = {
+            let tx = tx.clone();
+            greenrt::spawn(move || tx.send(1).unwrap())
+        };
+        let got = loop {
+            select! {
+                recv(rx) -> v => break v.unwrap(),
+                recv(rx2) -> _ => unreachable!(),
+                default => {}
+            }
+        };
+        assert_eq!(got, 1);
+        sender.join().unwrap();
+
+        let sender = greenrt::spawn(move || tx.send(2).unwrap());
+        let mut sel = Select::new();
+        let i = sel.recv(&rx);
+        let op = loop {
+            if let Ok(op) = sel.try_select() {
+                break op;
+            }
+        };
+        assert_eq!(op.index(), i);
+        assert_eq!(op.recv(&rx), Ok(2));
+        sender.join().unwrap();
+    });
+}
+rt_test!(select_polling_loops_let_the_sender_run);
+
+/// A producer that sends into an unbounded channel until its consumer,
+/// spawned behind it, says it has seen a message.
+fn an_unbounded_producer_lets_its_consumer_run(procs: usize) {
+    let _dog = Watchdog::new("unbounded producer", Duration::from_secs(30));
+    runtime(procs).block_on(|| {
+        let (tx, rx) = unbounded::<u64>();
+        let seen = Arc::new(AtomicBool::new(false));
+        let consumer = {
+            let seen = seen.clone();
+            greenrt::spawn(move || {
+                let first = rx.recv().unwrap();
+                seen.store(true, Ordering::SeqCst);
+                first
+            })
+        };
+        let mut sent = 0u64;
+        while !seen.load(Ordering::SeqCst) {
+            // With more than one P the consumer may finish (dropping its
+            // receiver) before this loop sees the flag.
+            if tx.send(sent).is_err() {
+                break;
+            }
+            sent += 1;
+        }
+        assert_eq!(consumer.join().unwrap(), 0);
+        assert!(seen.load(Ordering::SeqCst) && sent > 0);
+    });
+}
+rt_test!(an_unbounded_producer_lets_its_consumer_run);
