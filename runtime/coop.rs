@@ -5,6 +5,13 @@
 //! has run for more than 10 ms without switching; the next checkpoint then
 //! yields. Put [`checkpoint`] in long CPU-bound loops (every few microseconds
 //! of work is plenty: it costs about a nanosecond when no yield is due).
+//!
+//! The runtime's own operations that never park are checkpoints where a
+//! loop of them could run without end: a send into an unbounded channel,
+//! and every non-blocking operation that fails (`try_recv`, `try_send`, a
+//! `select!` taking its `default`, `try_lock`, `try_read`, `try_write`,
+//! `try_acquire`) — a polling loop, which at `procs = 1` would otherwise
+//! keep the green thread it waits for from ever running (`after_poll`).
 
 use crate::sched::context;
 
@@ -21,4 +28,14 @@ pub fn checkpoint() {
 #[inline]
 pub fn should_yield() -> bool {
     context::preempt_requested()
+}
+
+/// The outcome of a non-blocking operation: a failure is a checkpoint (module
+/// docs). Returns `succeeded`.
+#[inline]
+pub(crate) fn after_poll(succeeded: bool) -> bool {
+    if !succeeded {
+        checkpoint();
+    }
+    succeeded
 }

@@ -1,5 +1,5 @@
-//! Channel loops that never park are checkpoints (`runtime/sync/channel.rs`,
-//! "Checkpoints"): a polling loop of failing non-blocking operations and a
+//! Loops of operations that never park are checkpoints (`runtime/coop.rs`,
+//! and `runtime/sync/channel.rs`, "Checkpoints"): a polling loop of failing non-blocking operations and a
 //! producer sending into an unbounded channel yield once their time slice
 //! is over. At procs 1 they would otherwise hold the only processor while
 //! the green thread they wait for, or the consumer they feed, never runs:
@@ -132,3 +132,79 @@ fn an_unbounded_producer_lets_its_consumer_run(procs: usize) {
     });
 }
 rt_test!(an_unbounded_producer_lets_its_consumer_run);
+
+/// Spawns a green thread that runs `hold`, which takes a lock or permit and
+/// calls `queued` while holding it: `queued` yields, so the holder sits
+/// queued behind the caller with the resource taken. Returns once it does.
+fn hold_while_queued(hold: impl FnOnce(&dyn Fn()) + Send + 'static) -> greenrt::JoinHandle<()> {
+    let held = Arc::new(AtomicBool::new(false));
+    let holder = {
+        let held = held.clone();
+        greenrt::spawn(move || {
+            hold(&|| {
+                held.store(true, Ordering::SeqCst);
+                greenrt::yield_now();
+            })
+        })
+    };
+    while !held.load(Ordering::SeqCst) {
+        greenrt::yield_now();
+    }
+    holder
+}
+
+/// Polls `try_lock`, `try_read`, `try_write` and `try_acquire` while the
+/// green thread holding the lock or permit is queued behind the poller.
+fn lock_polling_loops_let_the_holder_run(procs: usize) {
+    let _dog = Watchdog::new("lock polling loops", Duration::from_secs(30));
+    runtime(procs).block_on(|| {
+        let mutex = Arc::new(greenrt::sync::Mutex::new(0u32));
+        let holder = hold_while_queued({
+            let mutex = mutex.clone();
+            move |queued| {
+                let _guard = mutex.lock();
+                queued();
+            }
+        });
+        let mut guard = loop {
+            if let Some(g) = mutex.try_lock() {
+                break g;
+            }
+        };
+        *guard += 1;
+        drop(guard);
+        holder.join().unwrap();
+
+        let rwlock = Arc::new(greenrt::sync::RwLock::new(0u32));
+        let holder = hold_while_queued({
+            let rwlock = rwlock.clone();
+            move |queued| {
+                let _guard = rwlock.write();
+                queued();
+            }
+        });
+        while rwlock.try_read().is_none() {}
+        holder.join().unwrap();
+        let holder = hold_while_queued({
+            let rwlock = rwlock.clone();
+            move |queued| {
+                let _guard = rwlock.read();
+                queued();
+            }
+        });
+        while rwlock.try_write().is_none() {}
+        holder.join().unwrap();
+
+        let sem = Arc::new(greenrt::sync::Semaphore::new(1));
+        let holder = hold_while_queued({
+            let sem = sem.clone();
+            move |queued| {
+                let _permit = sem.acquire();
+                queued();
+            }
+        });
+        while sem.try_acquire().is_none() {}
+        holder.join().unwrap();
+    });
+}
+rt_test!(lock_polling_loops_let_the_holder_run);

@@ -70,9 +70,7 @@ pub(crate) use token::Selected;
 /// "Checkpoints"): a loop of them is a polling loop.
 #[inline]
 pub(crate) fn polled<R, E>(r: Result<R, E>) -> Result<R, E> {
-    if r.is_err() {
-        crate::coop::checkpoint();
-    }
+    crate::coop::after_poll(r.is_ok());
     r
 }
 

@@ -75,9 +75,10 @@ impl<T: ?Sized> Mutex<T> {
         MutexGuard::new(self)
     }
 
-    /// Locks if that needs no waiting.
+    /// Locks if that needs no waiting. A failure is a checkpoint (a loop of
+    /// them is a polling loop, `coop.rs`).
     pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
-        self.raw.try_lock().then(|| MutexGuard::new(self))
+        crate::coop::after_poll(self.raw.try_lock()).then(|| MutexGuard::new(self))
     }
 
     /// Mutable access without locking (the borrow proves exclusivity).

@@ -64,9 +64,10 @@ impl<T: ?Sized> RwLock<T> {
         }
     }
 
-    /// Locks for reading if that needs no waiting.
+    /// Locks for reading if that needs no waiting. A failure is a
+    /// checkpoint (`coop.rs`).
     pub fn try_read(&self) -> Option<RwLockReadGuard<'_, T>> {
-        self.raw.try_read().then(|| RwLockReadGuard {
+        crate::coop::after_poll(self.raw.try_read()).then(|| RwLockReadGuard {
             lock: self,
             _shared: PhantomData,
         })
@@ -81,9 +82,10 @@ impl<T: ?Sized> RwLock<T> {
         }
     }
 
-    /// Locks for writing if that needs no waiting.
+    /// Locks for writing if that needs no waiting. A failure is a
+    /// checkpoint (`coop.rs`).
     pub fn try_write(&self) -> Option<RwLockWriteGuard<'_, T>> {
-        self.raw.try_write().then(|| RwLockWriteGuard {
+        crate::coop::after_poll(self.raw.try_write()).then(|| RwLockWriteGuard {
             lock: self,
             _exclusive: PhantomData,
         })

@@ -121,7 +121,8 @@ impl Semaphore {
     pub fn try_acquire_many(&self, n: usize) -> Option<SemaphorePermit<'_>> {
         // (`then`, not `then_some`: a permit built eagerly would be
         // released on drop.)
-        self.try_take(n).then(|| SemaphorePermit {
+        // A failure is a checkpoint (a loop of them polls, `coop.rs`).
+        crate::coop::after_poll(self.try_take(n)).then(|| SemaphorePermit {
             sem: self,
             permits: n,
         })
@@ -184,7 +185,7 @@ impl Semaphore {
     /// Like [`try_acquire_many`](Self::try_acquire_many), returning an owned
     /// permit.
     pub fn try_acquire_many_owned(self: Arc<Self>, n: usize) -> Option<OwnedSemaphorePermit> {
-        let taken = self.try_take(n);
+        let taken = crate::coop::after_poll(self.try_take(n));
         taken.then(|| OwnedSemaphorePermit {
             sem: self,
             permits: n,
