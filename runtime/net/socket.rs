@@ -175,6 +175,9 @@ impl<S: AsRawFd> Socket<S> {
                 r => return r,
             }
             if self.nonblocking.load(Ordering::Relaxed) {
+                // A failed non-blocking operation is a checkpoint: a loop of
+                // them polls (`coop.rs`).
+                crate::coop::checkpoint();
                 return Err(io::ErrorKind::WouldBlock.into());
             }
             if self.wait(dir, seen, deadline)? == Wait::TimedOut {

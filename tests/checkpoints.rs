@@ -208,3 +208,27 @@ fn lock_polling_loops_let_the_holder_run(procs: usize) {
     });
 }
 rt_test!(lock_polling_loops_let_the_holder_run);
+
+/// Polls a socket in non-blocking mode for a datagram a green thread
+/// queued behind the poller sends.
+fn a_nonblocking_socket_polling_loop_lets_the_sender_run(procs: usize) {
+    let _dog = Watchdog::new("non-blocking socket polling loop", Duration::from_secs(30));
+    runtime(procs).block_on(|| {
+        let a = greenrt::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let b = greenrt::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let to = a.local_addr().unwrap();
+        a.set_nonblocking(true).unwrap();
+        let sender = greenrt::spawn(move || b.send_to(b"ping", to).unwrap());
+        let mut buf = [0u8; 8];
+        let n = loop {
+            match a.recv_from(&mut buf) {
+                Ok((n, _)) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => panic!("{e}"),
+            }
+        };
+        assert_eq!(&buf[..n], b"ping");
+        assert_eq!(sender.join().unwrap(), 4);
+    });
+}
+rt_test!(a_nonblocking_socket_polling_loop_lets_the_sender_run);
