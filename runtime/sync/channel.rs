@@ -165,14 +165,15 @@ impl<T> Sender<T> {
     /// a rendezvous channel: no receiver is waiting), or `Disconnected`.
     pub fn try_send(&self, msg: T) -> Result<(), TrySendError<T>> {
         if is_big::<T>() {
-            return polled(
-                self.chan
-                    .try_send_boxed(Box::new(msg))
-                    .map_err(|e| match e {
-                        TrySendError::Full(m) => TrySendError::Full(*m),
-                        TrySendError::Disconnected(m) => TrySendError::Disconnected(*m),
-                    }),
-            );
+            // The checkpoint sees the boxed result: a big message must not
+            // gain a by-value copy in this frame (module docs, "Big
+            // messages").
+            let r = self.chan.try_send_boxed(Box::new(msg));
+            crate::coop::after_poll(r.is_ok());
+            return r.map_err(|e| match e {
+                TrySendError::Full(m) => TrySendError::Full(*m),
+                TrySendError::Disconnected(m) => TrySendError::Disconnected(*m),
+            });
         }
         polled(self.chan.try_send(msg))
     }
@@ -183,17 +184,17 @@ impl<T> Sender<T> {
     /// is gone (also while waiting).
     #[inline(always)]
     pub fn send(&self, msg: T) -> Result<(), SendError<T>> {
-        let r = if is_big::<T>() {
-            self.chan
-                .send_boxed(Box::new(msg), None)
-                .map_err(|e| SendError(*e.into_inner()))
-        } else {
-            self.chan.send(msg, None).map_err(|e| match e {
-                SendTimeoutError::Disconnected(m) | SendTimeoutError::Timeout(m) => SendError(m),
-            })
-        };
+        if is_big::<T>() {
+            // Checkpoint on the boxed result (see `try_send`).
+            let r = self.chan.send_boxed(Box::new(msg), None);
+            self.unbounded_checkpoint();
+            return r.map_err(|e| SendError(*e.into_inner()));
+        }
+        let r = self.chan.send(msg, None);
         self.unbounded_checkpoint();
-        r
+        r.map_err(|e| match e {
+            SendTimeoutError::Disconnected(m) | SendTimeoutError::Timeout(m) => SendError(m),
+        })
     }
 
     /// Like [`send`](Self::send), giving up after `timeout`.
@@ -207,16 +208,16 @@ impl<T> Sender<T> {
     }
 
     fn send_until(&self, msg: T, deadline: Option<Instant>) -> Result<(), SendTimeoutError<T>> {
-        let r = if is_big::<T>() {
-            self.chan
-                .send_boxed(Box::new(msg), deadline)
-                .map_err(|e| match e {
-                    SendTimeoutError::Timeout(m) => SendTimeoutError::Timeout(*m),
-                    SendTimeoutError::Disconnected(m) => SendTimeoutError::Disconnected(*m),
-                })
-        } else {
-            self.chan.send_timed(msg, deadline)
-        };
+        if is_big::<T>() {
+            // Checkpoint on the boxed result (see `try_send`).
+            let r = self.chan.send_boxed(Box::new(msg), deadline);
+            self.unbounded_checkpoint();
+            return r.map_err(|e| match e {
+                SendTimeoutError::Timeout(m) => SendTimeoutError::Timeout(*m),
+                SendTimeoutError::Disconnected(m) => SendTimeoutError::Disconnected(*m),
+            });
+        }
+        let r = self.chan.send_timed(msg, deadline);
         self.unbounded_checkpoint();
         r
     }
@@ -352,15 +353,25 @@ impl<T> Receiver<T> {
     /// channel: no sender is waiting) or `Disconnected` (empty, and every
     /// sender is gone).
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
-        polled(self.try_recv_now())
+        if is_big::<T>() {
+            // Checkpoint on the boxed result (see `Sender::try_send`).
+            let r = match &self.flavor {
+                Flavor::Chan(c) => c.try_recv_boxed(),
+                Flavor::Never(_) => Err(TryRecvError::Empty),
+                Flavor::Clock(_) => unreachable!("a clock channel carries an Instant"),
+            };
+            crate::coop::after_poll(r.is_ok());
+            return r.map(|m| *m);
+        }
+        polled(self.try_recv_small())
     }
 
-    fn try_recv_now(&self) -> Result<T, TryRecvError> {
+    /// `try_recv` of a message that is not big (module docs, "Big
+    /// messages"; `try_recv` takes those).
+    fn try_recv_small(&self) -> Result<T, TryRecvError> {
         match &self.flavor {
-            Flavor::Chan(c) if is_big::<T>() => c.try_recv_boxed().map(|m| *m),
             Flavor::Chan(c) => c.try_recv(),
             Flavor::Never(_) => Err(TryRecvError::Empty),
-            Flavor::Clock(_) if is_big::<T>() => unreachable!("a clock channel carries an Instant"),
             Flavor::Clock(t) => {
                 let now = Instant::now();
                 t.deliver_due(now);
