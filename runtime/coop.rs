@@ -10,7 +10,8 @@
 //! loop of them could run without end: a send into an unbounded channel,
 //! and every non-blocking operation that fails (`try_recv`, `try_send`, a
 //! `select!` taking its `default`, `try_lock`, `try_read`, `try_write`,
-//! `try_acquire`, a socket in non-blocking mode giving `WouldBlock`) — a
+//! `try_acquire`, a socket in non-blocking mode giving `WouldBlock`, a
+//! `JoinHandle::is_finished` that says `false`) — a
 //! polling loop, which at `procs = 1` would otherwise
 //! keep the green thread it waits for from ever running (`after_poll`).
 

@@ -318,9 +318,11 @@ impl<T> JoinHandle<T> {
     }
 
     /// True once the green thread has finished (returned, panicked or been
-    /// cancelled). Does not block.
+    /// cancelled). Does not block. A `false` is a preemption checkpoint, as
+    /// a failed `try_recv` is: a loop polling it must let the green thread
+    /// it waits for run (`coop.rs`).
     pub fn is_finished(&self) -> bool {
-        self.slot().is_ready()
+        crate::coop::after_poll(self.slot().is_ready())
     }
 
     /// A handle to the green thread (its id and name).
@@ -341,7 +343,7 @@ impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JoinHandle")
             .field("thread", &self.thread)
-            .field("finished", &self.is_finished())
+            .field("finished", &self.slot().is_ready())
             .finish()
     }
 }

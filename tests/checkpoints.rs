@@ -232,3 +232,17 @@ fn a_nonblocking_socket_polling_loop_lets_the_sender_run(procs: usize) {
     });
 }
 rt_test!(a_nonblocking_socket_polling_loop_lets_the_sender_run);
+
+/// Polls `JoinHandle::is_finished` for a green thread spawned behind the
+/// poller.
+fn an_is_finished_loop_lets_the_green_thread_finish(procs: usize) {
+    let _dog = Watchdog::new("is_finished polling loop", Duration::from_secs(30));
+    runtime(procs).block_on(|| {
+        let h = greenrt::spawn(|| 5);
+        while !h.is_finished() {
+            std::hint::spin_loop();
+        }
+        assert_eq!(h.join().unwrap(), 5);
+    });
+}
+rt_test!(an_is_finished_loop_lets_the_green_thread_finish);
