@@ -133,15 +133,21 @@ fn an_unbounded_producer_lets_its_consumer_run(procs: usize) {
 }
 rt_test!(an_unbounded_producer_lets_its_consumer_run);
 
-/// Spawns a green thread that runs `hold`, which takes a lock or permit and
-/// calls `queued` while holding it: `queued` yields, so the holder sits
-/// queued behind the caller with the resource taken. Returns once it does.
-fn hold_while_queued(hold: impl FnOnce(&dyn Fn()) + Send + 'static) -> greenrt::JoinHandle<()> {
+/// A green thread takes `lock` with `hold`, which calls `queued` while
+/// holding it: `queued` yields, so the holder sits queued behind the caller
+/// with the lock taken. Once it does, the caller polls `try_take` until it
+/// succeeds, which it can only once the holder has run again.
+fn polls_until_released<L: Send + Sync + 'static>(
+    lock: L,
+    hold: fn(&L, &dyn Fn()),
+    try_take: fn(&L) -> bool,
+) {
+    let lock = Arc::new(lock);
     let held = Arc::new(AtomicBool::new(false));
     let holder = {
-        let held = held.clone();
+        let (lock, held) = (lock.clone(), held.clone());
         greenrt::spawn(move || {
-            hold(&|| {
+            hold(&lock, &|| {
                 held.store(true, Ordering::SeqCst);
                 greenrt::yield_now();
             })
@@ -150,61 +156,48 @@ fn hold_while_queued(hold: impl FnOnce(&dyn Fn()) + Send + 'static) -> greenrt::
     while !held.load(Ordering::SeqCst) {
         greenrt::yield_now();
     }
-    holder
+    while !try_take(&lock) {}
+    holder.join().unwrap();
 }
 
 /// Polls `try_lock`, `try_read`, `try_write` and `try_acquire` while the
 /// green thread holding the lock or permit is queued behind the poller.
 fn lock_polling_loops_let_the_holder_run(procs: usize) {
+    use greenrt::sync::{Mutex, RwLock, Semaphore};
     let _dog = Watchdog::new("lock polling loops", Duration::from_secs(30));
     runtime(procs).block_on(|| {
-        let mutex = Arc::new(greenrt::sync::Mutex::new(0u32));
-        let holder = hold_while_queued({
-            let mutex = mutex.clone();
-            move |queued| {
-                let _guard = mutex.lock();
+        polls_until_released(
+            Mutex::new(()),
+            |m, queued| {
+                let _guard = m.lock();
                 queued();
-            }
-        });
-        let mut guard = loop {
-            if let Some(g) = mutex.try_lock() {
-                break g;
-            }
-        };
-        *guard += 1;
-        drop(guard);
-        holder.join().unwrap();
-
-        let rwlock = Arc::new(greenrt::sync::RwLock::new(0u32));
-        let holder = hold_while_queued({
-            let rwlock = rwlock.clone();
-            move |queued| {
-                let _guard = rwlock.write();
+            },
+            |m| m.try_lock().is_some(),
+        );
+        polls_until_released(
+            RwLock::new(()),
+            |l, queued| {
+                let _guard = l.write();
                 queued();
-            }
-        });
-        while rwlock.try_read().is_none() {}
-        holder.join().unwrap();
-        let holder = hold_while_queued({
-            let rwlock = rwlock.clone();
-            move |queued| {
-                let _guard = rwlock.read();
+            },
+            |l| l.try_read().is_some(),
+        );
+        polls_until_released(
+            RwLock::new(()),
+            |l, queued| {
+                let _guard = l.read();
                 queued();
-            }
-        });
-        while rwlock.try_write().is_none() {}
-        holder.join().unwrap();
-
-        let sem = Arc::new(greenrt::sync::Semaphore::new(1));
-        let holder = hold_while_queued({
-            let sem = sem.clone();
-            move |queued| {
-                let _permit = sem.acquire();
+            },
+            |l| l.try_write().is_some(),
+        );
+        polls_until_released(
+            Semaphore::new(1),
+            |s, queued| {
+                let _permit = s.acquire();
                 queued();
-            }
-        });
-        while sem.try_acquire().is_none() {}
-        holder.join().unwrap();
+            },
+            |s| s.try_acquire().is_some(),
+        );
     });
 }
 rt_test!(lock_polling_loops_let_the_holder_run);
