@@ -7,13 +7,14 @@
 //! of work is plenty: it costs about a nanosecond when no yield is due).
 //!
 //! The runtime's own operations that never park are checkpoints where a
-//! loop of them could run without end: a send into an unbounded channel,
-//! and every non-blocking operation that fails (`try_recv`, `try_send`, a
-//! `select!` taking its `default`, `try_lock`, `try_read`, `try_write`,
-//! `try_acquire`, a socket in non-blocking mode giving `WouldBlock`, a
-//! `JoinHandle::is_finished` that says `false`) — a
-//! polling loop, which at `procs = 1` would otherwise
-//! keep the green thread it waits for from ever running (`after_poll`).
+//! loop of them could run without end, since at `procs = 1` such a loop
+//! would keep the green thread it waits for, or feeds, from ever running:
+//! a send into an unbounded channel, and every non-blocking operation that
+//! fails (`after_poll`): `try_recv`, `try_send`, a `select!` taking its
+//! `default`, `try_lock`, `try_read`, `try_write`, `try_acquire`, a socket
+//! in non-blocking mode giving `WouldBlock`, a `JoinHandle::is_finished`
+//! that says `false`. Operations that can park need none: a loop of them
+//! parks when it gets ahead.
 
 use crate::sched::context;
 

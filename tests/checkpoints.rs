@@ -1,5 +1,5 @@
-//! Loops of operations that never park are checkpoints (`runtime/coop.rs`,
-//! and `runtime/sync/channel.rs`, "Checkpoints"): a polling loop of failing non-blocking operations and a
+//! Loops of operations that never park are checkpoints (`runtime/coop.rs`):
+//! a polling loop of failing non-blocking operations and a
 //! producer sending into an unbounded channel yield once their time slice
 //! is over. At procs 1 they would otherwise hold the only processor while
 //! the green thread they wait for, or the consumer they feed, never runs:

@@ -13,16 +13,9 @@
 //! gone, sends fail and hand the message back (parked senders are woken
 //! with their messages) and buffered messages are dropped.
 //!
-//! **Checkpoints.** Preemption is cooperative (`coop.rs`), and two channel
-//! loops never park: a producer sending into an unbounded channel, and a
-//! polling loop of non-blocking operations that keep failing (`try_recv`,
-//! `try_send`, a `select!` that takes its `default`). At `procs = 1` either
-//! would hold the only processor until it ends — the very green thread it
-//! waits for, or the consumer it feeds, could never run. So those
-//! operations are checkpoints, as `coop::checkpoint()` is: they yield if
-//! the green thread's time slice is over (one load otherwise). Operations
-//! that can park (a send into a bounded channel, `recv`) need none: a loop
-//! of them parks when it gets ahead.
+//! **Checkpoints.** A send into an unbounded channel and a failing
+//! non-blocking operation never park, so they are preemption checkpoints
+//! (`coop.rs` says which operations are, and why).
 //!
 //! **Big messages.** A message of any size costs the calling green thread
 //! no more stack than the caller's own copy of it: in an optimised build a
@@ -66,8 +59,7 @@ pub use error::{
 pub use timer::{after, at, tick};
 pub(crate) use token::Selected;
 
-/// A non-blocking operation that failed is a checkpoint (module docs,
-/// "Checkpoints"): a loop of them is a polling loop.
+/// A non-blocking operation that failed is a checkpoint (`coop.rs`).
 #[inline]
 pub(crate) fn polled<R, E>(r: Result<R, E>) -> Result<R, E> {
     crate::coop::after_poll(r.is_ok());
@@ -223,7 +215,7 @@ impl<T> Sender<T> {
     }
 
     /// A send into an unbounded channel never parks: it is a checkpoint
-    /// (module docs, "Checkpoints").
+    /// (`coop.rs`).
     #[inline]
     fn unbounded_checkpoint(&self) {
         if self.chan.capacity().is_none() {

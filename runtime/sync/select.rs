@@ -534,11 +534,8 @@ pub mod __private {
             Mode::Timeout(d) => Timeout::after(d),
         };
         let selected = run(ops, biased, timeout);
-        if selected.is_none() {
-            // The `default` arm: a loop of these polls (a checkpoint,
-            // `channel.rs`, "Checkpoints").
-            crate::coop::checkpoint();
-        }
+        // Taking the `default` arm is a failed non-blocking operation.
+        crate::coop::after_poll(selected.is_some());
         selected
     }
 }
